@@ -1,0 +1,40 @@
+/* dvsconfd's configuration: flags and environment variables (see
+ * dvsconfd --help) and the planes file. */
+#ifndef DV_CONFIG_H
+#define DV_CONFIG_H
+
+#include <stdio.h>
+
+#include "planes.h"
+
+typedef struct dv_config {
+  const char *command;     /* "serve" or "migrate" */
+  const char *listen;      /* host:port */
+  const char *pg;          /* libpq connection string or URI */
+  const char *planes_path; /* JSON planes file; NULL: no planes */
+  int threads;             /* RPC worker threads (each one PostgreSQL connection) */
+  int max_request_bytes;
+  int max_response_bytes;
+  int grace_ms;            /* SIGTERM: time in-flight calls get to finish */
+  dv_planes_t planes;
+  dv_arena_t *arena;       /* owns every string above */
+} dv_config_t;
+
+/* Parse argv and the environment. Returns 0 to run, 1 when --help was
+ * printed, -1 on a usage error (message in err). */
+int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err);
+
+/* Read the planes file (JSON):
+ *   {"planes": [{"name": "lab", "kind": "vsphere",
+ *                "url": "https://vc.example/sdk", "username": "svc-dvsconf",
+ *                "password_file": "/etc/dvsconf/lab.password"  (or "password_env": "VAR"),
+ *                "ca_file": "/etc/dvsconf/lab-ca.pem", "insecure": false,
+ *                "timeout_ms": 30000}]}
+ * Credentials are never inline in the file, and never logged. */
+int dv_config_load_planes(dv_config_t *c, const char *path, dv_err_t *err);
+
+void dv_config_free(dv_config_t *c);
+
+void dv_config_usage(FILE *out);
+
+#endif

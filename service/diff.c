@@ -1,0 +1,208 @@
+#include "diff.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbtext.h"
+#include "strmap.h"
+
+typedef struct diff {
+  dv_arena_t *a;
+  dv_change_t **changes;
+  size_t n, cap;
+  bool same_history;
+  int failed;
+} diff_t;
+
+static void add(diff_t *d, Dvsconf__V1__ChangeKind kind, const char *path, const char *old_value,
+                const char *new_value) {
+  if (d->failed) return;
+  dv_change_t *c = dv_arena_msg(d->a, &dvsconf__v1__change__descriptor);
+  if (c == NULL || path == NULL || old_value == NULL || new_value == NULL) {
+    d->failed = 1;
+    return;
+  }
+  c->kind = kind;
+  c->path = (char *)path;
+  c->old_value = (char *)old_value;
+  c->new_value = (char *)new_value;
+  if (dv_arena_push(d->a, (void ***)&d->changes, &d->n, &d->cap, c) != 0) d->failed = 1;
+}
+
+/* `"name"` with quotes and backslashes escaped, for paths. */
+static char *quoted(dv_arena_t *a, const char *s) {
+  size_t n = strlen(s), extra = 0;
+  for (size_t i = 0; i < n; i++) extra += s[i] == '"' || s[i] == '\\';
+  char *q = dv_arena_alloc(a, n + extra + 3);
+  if (q == NULL) return NULL;
+  char *o = q;
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '"' || s[i] == '\\') *o++ = '\\';
+    *o++ = s[i];
+  }
+  *o++ = '"';
+  *o = '\0';
+  return q;
+}
+
+static char *join(dv_arena_t *a, const char *prefix, const char *name) {
+  return prefix[0] ? dv_arena_printf(a, "%s.%s", prefix, name) : dv_arena_strdup(a, name);
+}
+
+static void diff_msg(diff_t *d, const char *path, const ProtobufCMessage *x,
+                     const ProtobufCMessage *y);
+
+/* A string list compared as a set: element-wise added / removed. */
+static void diff_set(diff_t *d, const char *path, const ProtobufCMessage *x,
+                     const ProtobufCMessage *y, const ProtobufCFieldDescriptor *f) {
+  size_t nx = dv_pb_count(x, f), ny = dv_pb_count(y, f);
+  char *const *xs = *(char *const *const *)((const char *)x + f->offset);
+  char *const *ys = *(char *const *const *)((const char *)y + f->offset);
+  dv_strmap_t *in_y = dv_strmap_new(d->a, ny), *in_x = dv_strmap_new(d->a, nx);
+  if (in_y == NULL || in_x == NULL) {
+    d->failed = 1;
+    return;
+  }
+  for (size_t i = 0; i < ny; i++) dv_strmap_put(in_y, ys[i], (void *)1);
+  for (size_t i = 0; i < nx; i++) dv_strmap_put(in_x, xs[i], (void *)1);
+  for (size_t i = 0; i < nx; i++)
+    if (!dv_strmap_get(in_y, xs[i]))
+      add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_REMOVED,
+          dv_arena_printf(d->a, "%s[%s]", path, quoted(d->a, xs[i])), xs[i], "");
+  for (size_t i = 0; i < ny; i++)
+    if (!dv_strmap_get(in_x, ys[i]))
+      add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_ADDED,
+          dv_arena_printf(d->a, "%s[%s]", path, quoted(d->a, ys[i])), "", ys[i]);
+}
+
+static int cmp_pg_name(const void *p, const void *q) {
+  const dv_pg_cfg_t *a = *(dv_pg_cfg_t *const *)p, *b = *(dv_pg_cfg_t *const *)q;
+  return strcmp(a->name, b->name);
+}
+
+static int cmp_index_by_name(const void *p, const void *q, void *ctx) {
+  const dv_switch_cfg_t *c = ctx;
+  return strcmp(c->portgroups[*(const size_t *)p]->name, c->portgroups[*(const size_t *)q]->name);
+}
+
+static void diff_portgroups(diff_t *d, const char *path, const dv_switch_cfg_t *x,
+                            const dv_switch_cfg_t *y) {
+  /* pair[i] = the port group of y matched with x->portgroups[i], or NULL */
+  dv_pg_cfg_t **pair = dv_arena_alloc(d->a, (x->n_portgroups + 1) * sizeof(void *));
+  char *used = dv_arena_alloc(d->a, y->n_portgroups + 1);
+  dv_strmap_t *ykey = dv_strmap_new(d->a, y->n_portgroups);
+  dv_strmap_t *yname = dv_strmap_new(d->a, y->n_portgroups);
+  if (pair == NULL || used == NULL || ykey == NULL || yname == NULL) {
+    d->failed = 1;
+    return;
+  }
+  for (size_t j = 0; j < y->n_portgroups; j++) {
+    dv_pg_cfg_t *pg = y->portgroups[j];
+    if (pg->key[0]) dv_strmap_put(ykey, pg->key, (void *)(j + 1));
+    if (!dv_strmap_get(yname, pg->name)) dv_strmap_put(yname, pg->name, (void *)(j + 1));
+  }
+  for (int pass = d->same_history ? 0 : 1; pass < 2; pass++) {
+    for (size_t i = 0; i < x->n_portgroups; i++) {
+      if (pair[i] != NULL) continue;
+      const dv_pg_cfg_t *pg = x->portgroups[i];
+      size_t j = (size_t)(uintptr_t)(pass == 0 ? (pg->key[0] ? dv_strmap_get(ykey, pg->key) : NULL)
+                                               : dv_strmap_get(yname, pg->name));
+      if (j == 0 || used[j - 1]) continue;
+      used[j - 1] = 1;
+      pair[i] = y->portgroups[j - 1];
+    }
+  }
+
+  /* Report in name order: matched and removed in the order of x's names,
+   * then added ones in the order of y's. */
+  size_t *order = dv_arena_alloc(d->a, (x->n_portgroups + 1) * sizeof(size_t));
+  if (order == NULL) {
+    d->failed = 1;
+    return;
+  }
+  for (size_t i = 0; i < x->n_portgroups; i++) order[i] = i;
+  qsort_r(order, x->n_portgroups, sizeof(size_t), cmp_index_by_name, (void *)x);
+  for (size_t k = 0; k < x->n_portgroups; k++) {
+    const dv_pg_cfg_t *pg = x->portgroups[order[k]];
+    const dv_pg_cfg_t *other = pair[order[k]];
+    char *p = dv_arena_printf(d->a, "%s[%s]", path, quoted(d->a, pg->name));
+    if (other == NULL) {
+      add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_REMOVED, p, dv_pb_msg_text(d->a, &pg->base), "");
+      continue;
+    }
+    if (!d->same_history) {
+      /* keys of different switches are different by nature */
+      dv_pg_cfg_t ox = *pg, oy = *other;
+      ox.key = oy.key = (char *)"";
+      diff_msg(d, p, &ox.base, &oy.base);
+    } else {
+      diff_msg(d, p, &pg->base, &other->base);
+    }
+  }
+  dv_pg_cfg_t **added = dv_arena_alloc(d->a, (y->n_portgroups + 1) * sizeof(void *));
+  if (added == NULL) {
+    d->failed = 1;
+    return;
+  }
+  size_t na = 0;
+  for (size_t j = 0; j < y->n_portgroups; j++)
+    if (!used[j]) added[na++] = y->portgroups[j];
+  qsort(added, na, sizeof(void *), cmp_pg_name);
+  for (size_t j = 0; j < na; j++)
+    add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_ADDED,
+        dv_arena_printf(d->a, "%s[%s]", path, quoted(d->a, added[j]->name)), "",
+        dv_pb_msg_text(d->a, &added[j]->base));
+}
+
+static void diff_msg(diff_t *d, const char *path, const ProtobufCMessage *x,
+                     const ProtobufCMessage *y) {
+  const ProtobufCMessageDescriptor *desc = x->descriptor;
+  for (unsigned i = 0; i < desc->n_fields && !d->failed; i++) {
+    const ProtobufCFieldDescriptor *f = &desc->fields[i];
+    char *p = join(d->a, path, f->name);
+    if (p == NULL) {
+      d->failed = 1;
+      return;
+    }
+    if (desc == &dvsconf__v1__switch_config__descriptor &&
+        strcmp(f->name, "portgroups") == 0) {
+      diff_portgroups(d, p, (const dv_switch_cfg_t *)x, (const dv_switch_cfg_t *)y);
+      continue;
+    }
+    if (desc == &dvsconf__v1__switch_config__descriptor &&
+        strcmp(f->name, "host_members") == 0) {
+      diff_set(d, p, x, y, f);
+      continue;
+    }
+    if (f->label != PROTOBUF_C_LABEL_REPEATED && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+      const ProtobufCMessage *sx = *(const ProtobufCMessage *const *)dv_pb_value(x, f, 0);
+      const ProtobufCMessage *sy = *(const ProtobufCMessage *const *)dv_pb_value(y, f, 0);
+      if (sx == NULL && sy == NULL) continue;
+      if (sx == NULL) sx = dv_pb_empty(d->a, f->descriptor);
+      if (sy == NULL) sy = dv_pb_empty(d->a, f->descriptor);
+      if (sx == NULL || sy == NULL) {
+        d->failed = 1;
+        return;
+      }
+      diff_msg(d, p, sx, sy);
+      continue;
+    }
+    char *tx = dv_pb_field_text(d->a, x, f), *ty = dv_pb_field_text(d->a, y, f);
+    if (tx == NULL || ty == NULL) {
+      d->failed = 1;
+      return;
+    }
+    if (strcmp(tx, ty) != 0) add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_MODIFIED, p, tx, ty);
+  }
+}
+
+int dv_diff_configs(dv_arena_t *a, const dv_switch_cfg_t *from, const dv_switch_cfg_t *to,
+                    bool same_history, dv_change_t ***out, size_t *n, dv_err_t *err) {
+  diff_t d = {a, NULL, 0, 0, same_history, 0};
+  diff_msg(&d, "", &from->base, &to->base);
+  if (d.failed) return DV_NOMEM(err);
+  *out = d.changes;
+  *n = d.n;
+  return 0;
+}

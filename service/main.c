@@ -1,0 +1,86 @@
+/* dvsconfd: the dvsconf service. See `dvsconfd --help`. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <grpc/grpc.h>
+
+#include "config.h"
+#include "server.h"
+#include "store.h"
+
+static int migrate(const dv_config_t *cfg, dv_err_t *err) {
+  dv_store_t *s = NULL;
+  int rc = dv_store_open(cfg->pg, &s, err);
+  if (rc == 0) rc = dv_store_migrate(s, err);
+  dv_store_close(s);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  dv_config_t cfg;
+  dv_err_t err = DV_ERR_INIT;
+  int rc = dv_config_from_args(&cfg, argc, argv, &err);
+  if (rc != 0) {
+    if (rc < 0) fprintf(stderr, "dvsconfd: %s\n", err.msg);
+    dv_config_free(&cfg);
+    return rc < 0 ? 2 : 0;
+  }
+  if (strcmp(cfg.command, "migrate") == 0) {
+    rc = migrate(&cfg, &err);
+    if (rc != 0) fprintf(stderr, "dvsconfd migrate: %s\n", err.msg);
+    else fprintf(stderr, "dvsconfd migrate: schema up to date\n");
+    dv_config_free(&cfg);
+    return rc == 0 ? 0 : 1;
+  }
+
+  /* gRPC's threads inherit this mask; signals are taken by sigwait below. */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (cfg.planes_path != NULL && dv_config_load_planes(&cfg, cfg.planes_path, &err) != 0) {
+    fprintf(stderr, "dvsconfd: %s\n", err.msg);
+    dv_config_free(&cfg);
+    return 1;
+  }
+  if (migrate(&cfg, &err) != 0) {
+    fprintf(stderr, "dvsconfd: database: %s\n", err.msg);
+    dv_config_free(&cfg);
+    return 1;
+  }
+  grpc_init();
+  dv_server_t *server = NULL;
+  int port = 0;
+  if (dv_planes_open(&cfg.planes, &err) != 0 ||
+      dv_server_start(&cfg, &cfg.planes, &server, &port, &err) != 0) {
+    fprintf(stderr, "dvsconfd: %s\n", err.msg);
+    dv_planes_close(&cfg.planes);
+    grpc_shutdown_blocking();
+    dv_config_free(&cfg);
+    return 1;
+  }
+  fprintf(stderr, "dvsconfd: listening on %s (port %d), %zu plane(s), %d worker threads\n",
+          cfg.listen, port, cfg.planes.n, cfg.threads);
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&sigs, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      fprintf(stderr, "dvsconfd: SIGHUP: nothing to reload yet\n");
+      continue;
+    }
+    fprintf(stderr, "dvsconfd: %s: stopping (grace %d ms)\n", strsignal(sig), cfg.grace_ms);
+    break;
+  }
+  dv_server_stop(server, cfg.grace_ms);
+  dv_planes_close(&cfg.planes);
+  grpc_shutdown_blocking();
+  dv_config_free(&cfg);
+  fprintf(stderr, "dvsconfd: stopped\n");
+  return 0;
+}

@@ -1,0 +1,136 @@
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+static int cmp_str(const void *x, const void *y) {
+  return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static int cmp_pg(const void *x, const void *y) {
+  const dv_pg_cfg_t *a = *(dv_pg_cfg_t *const *)x;
+  const dv_pg_cfg_t *b = *(dv_pg_cfg_t *const *)y;
+  int c = strcmp(a->key, b->key);
+  return c != 0 ? c : strcmp(a->name, b->name);
+}
+
+static int cmp_range(const void *x, const void *y) {
+  const Dvsconf__V1__NumericRange *a = *(Dvsconf__V1__NumericRange *const *)x;
+  const Dvsconf__V1__NumericRange *b = *(Dvsconf__V1__NumericRange *const *)y;
+  if (a->start != b->start) return a->start < b->start ? -1 : 1;
+  if (a->end != b->end) return a->end < b->end ? -1 : 1;
+  return 0;
+}
+
+/* qsort, but a no-op for fewer than two elements (whose base may be NULL) */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+  if (n > 1) qsort(base, n, size, cmp);
+}
+
+static void canonicalize_port_settings(dv_port_settings_t *ps) {
+  if (ps == NULL || ps->vlan == NULL) return;
+  sort(ps->vlan->trunk_ranges, ps->vlan->n_trunk_ranges, sizeof(void *), cmp_range);
+}
+
+void dv_config_canonicalize(dv_switch_cfg_t *cfg) {
+  sort(cfg->host_members, cfg->n_host_members, sizeof(char *), cmp_str);
+  sort(cfg->portgroups, cfg->n_portgroups, sizeof(void *), cmp_pg);
+  canonicalize_port_settings(cfg->default_port_config);
+  for (size_t i = 0; i < cfg->n_portgroups; i++)
+    canonicalize_port_settings(cfg->portgroups[i]->default_port_config);
+}
+
+static int pack_msg(dv_arena_t *a, const ProtobufCMessage *m, uint8_t **out, size_t *len) {
+  size_t n = protobuf_c_message_get_packed_size(m);
+  uint8_t *buf = dv_arena_alloc(a, n);
+  if (buf == NULL) return -1;
+  protobuf_c_message_pack(m, buf);
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+int dv_config_encode(dv_arena_t *a, dv_switch_cfg_t *cfg, uint8_t **out, size_t *len,
+                     dv_err_t *err) {
+  dv_config_canonicalize(cfg);
+  if (pack_msg(a, &cfg->base, out, len) != 0) return DV_NOMEM(err);
+  return 0;
+}
+
+void dv_sha256_hex(const uint8_t *data, size_t len, char out[DV_SHA256_HEX_LEN + 1]) {
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  static const char hex[] = "0123456789abcdef";
+  if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+    memset(md, 0, sizeof md); /* never happens with OpenSSL's built-in SHA-256 */
+  }
+  for (int i = 0; i < 32; i++) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  out[DV_SHA256_HEX_LEN] = '\0';
+}
+
+int dv_config_checksum(dv_arena_t *a, dv_switch_cfg_t *cfg, char out[DV_SHA256_HEX_LEN + 1],
+                       dv_err_t *err) {
+  uint8_t *buf;
+  size_t len;
+  if (dv_config_encode(a, cfg, &buf, &len, err) != 0) return -1;
+  dv_sha256_hex(buf, len, out);
+  return 0;
+}
+
+static bool msg_bytes_equal(dv_arena_t *a, const ProtobufCMessage *x, const ProtobufCMessage *y) {
+  if (x == NULL || y == NULL) return x == y;
+  uint8_t *bx, *by;
+  size_t lx, ly;
+  if (pack_msg(a, x, &bx, &lx) != 0 || pack_msg(a, y, &by, &ly) != 0) return false;
+  return lx == ly && memcmp(bx, by, lx) == 0;
+}
+
+bool dv_config_equal(dv_arena_t *a, dv_switch_cfg_t *x, dv_switch_cfg_t *y) {
+  dv_config_canonicalize(x);
+  dv_config_canonicalize(y);
+  return msg_bytes_equal(a, &x->base, &y->base);
+}
+
+bool dv_pg_equal(dv_arena_t *a, const dv_pg_cfg_t *x, const dv_pg_cfg_t *y, bool ignore_key,
+                 bool ignore_name) {
+  dv_pg_cfg_t cx = *x, cy = *y;
+  if (ignore_key) cx.key = cy.key = (char *)"";
+  if (ignore_name) cx.name = cy.name = (char *)"";
+  return msg_bytes_equal(a, &cx.base, &cy.base);
+}
+
+bool dv_switch_settings_equal(dv_arena_t *a, const dv_switch_cfg_t *x, const dv_switch_cfg_t *y) {
+  dv_switch_cfg_t cx = *x, cy = *y;
+  cx.n_portgroups = cy.n_portgroups = 0;
+  cx.n_host_members = cy.n_host_members = 0;
+  cx.uuid = cy.uuid = (char *)"";
+  cx.name = cy.name = (char *)"";
+  cx.datacenter = cy.datacenter = (char *)"";
+  return msg_bytes_equal(a, &cx.base, &cy.base);
+}
+
+void *dv_msg_clone(dv_arena_t *a, const ProtobufCMessage *m) {
+  uint8_t *buf;
+  size_t len;
+  if (pack_msg(a, m, &buf, &len) != 0) return NULL;
+  return protobuf_c_message_unpack(m->descriptor, dv_arena_allocator(a), len, buf);
+}
+
+dv_pg_cfg_t *dv_config_find_pg_by_key(const dv_switch_cfg_t *cfg, const char *key) {
+  if (key == NULL || key[0] == '\0') return NULL;
+  for (size_t i = 0; i < cfg->n_portgroups; i++)
+    if (strcmp(cfg->portgroups[i]->key, key) == 0) return cfg->portgroups[i];
+  return NULL;
+}
+
+dv_pg_cfg_t *dv_config_find_pg_by_name(const dv_switch_cfg_t *cfg, const char *name) {
+  if (name == NULL || name[0] == '\0') return NULL;
+  for (size_t i = 0; i < cfg->n_portgroups; i++)
+    if (strcmp(cfg->portgroups[i]->name, name) == 0) return cfg->portgroups[i];
+  return NULL;
+}

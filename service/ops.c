@@ -1,0 +1,613 @@
+#include "ops.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "diff.h"
+#include "plan.h"
+#include "validate.h"
+
+#define NEW(c, type) dv_arena_msg((c)->arena, &type##__descriptor)
+
+/* ---------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------- */
+
+/* Exactly one of name, uuid (when required). */
+static int switch_ref(const char *name_field, const char *name, const char *uuid_field,
+                      const char *uuid, bool required, dv_switch_ref_t *ref, dv_err_t *err) {
+  bool has_name = name && name[0], has_uuid = uuid && uuid[0];
+  if (has_name && has_uuid)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "%s, %s: give exactly one, not both",
+                      name_field, uuid_field);
+  if (required && !has_name && !has_uuid)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "%s, %s: give exactly one", name_field,
+                      uuid_field);
+  if (dv_validate_name(name_field, name, false, err) != 0 ||
+      dv_validate_name(uuid_field, uuid, false, err) != 0)
+    return -1;
+  ref->name = has_name ? name : "";
+  ref->uuid = has_uuid ? uuid : "";
+  return 0;
+}
+
+/* Read a live switch's configuration through its plane's adapter. */
+static int read_live(dv_ctx_t *c, dv_plane_entry_t *p, const dv_switch_ref_t *ref,
+                     dv_switch_cfg_t **out, dv_err_t *err) {
+  if (dv_plane_read_switch(p, ref, c->arena, out, err) != 0) return -1;
+  dv_config_canonicalize(*out);
+  return 0;
+}
+
+static int pg_name_wanted(const Dvsconf__V1__ExportRequest *req, const char *name) {
+  for (size_t i = 0; i < req->n_portgroups; i++)
+    if (strcmp(req->portgroups[i], name) == 0) return 1;
+  return 0;
+}
+
+/* Apply an export's scope and port-group selection to a live config. */
+static int select_scope(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req, dv_switch_cfg_t *cfg,
+                        dv_err_t *err) {
+  for (size_t i = 0; i < req->n_portgroups; i++)
+    if (dv_config_find_pg_by_name(cfg, req->portgroups[i]) == NULL)
+      return dv_err_set(err, GRPC_STATUS_NOT_FOUND,
+                        "portgroups[%zu]: port group \"%s\" not found on switch \"%s\"", i,
+                        req->portgroups[i], cfg->name);
+  if (req->scope == DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_SWITCH_ONLY) {
+    cfg->n_portgroups = 0;
+  } else if (req->n_portgroups > 0) {
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->n_portgroups; i++)
+      if (pg_name_wanted(req, cfg->portgroups[i]->name)) cfg->portgroups[k++] = cfg->portgroups[i];
+    cfg->n_portgroups = k;
+  }
+  if (req->scope == DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_PORTGROUPS_ONLY) {
+    /* keep the identity, drop the switch-level settings */
+    dv_switch_cfg_t *s = NEW(c, dvsconf__v1__switch_config);
+    if (s == NULL) return DV_NOMEM(err);
+    s->name = cfg->name;
+    s->uuid = cfg->uuid;
+    s->datacenter = cfg->datacenter;
+    s->portgroups = cfg->portgroups;
+    s->n_portgroups = cfg->n_portgroups;
+    *cfg = *s;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Export
+ * ------------------------------------------------------------------------- */
+
+static int validate_labels(const Dvsconf__V1__ExportRequest *req, dv_err_t *err) {
+  for (size_t i = 0; i < req->n_labels; i++) {
+    char field[64];
+    snprintf(field, sizeof field, "labels[%zu].key", i);
+    if (dv_validate_name(field, req->labels[i]->key, true, err) != 0) return -1;
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(req->labels[j]->key, req->labels[i]->key) == 0)
+        return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "labels: key \"%s\" appears twice",
+                          req->labels[i]->key);
+  }
+  return 0;
+}
+
+/* Store a live config as a new version (or find it unchanged). */
+static int store_config(dv_ctx_t *c, const char *plane, dv_switch_cfg_t *cfg, int scope,
+                        const char *note, const dv_label_t *labels, size_t n_labels,
+                        dv_version_info_t **out, bool *unchanged, dv_err_t *err) {
+  dv_put_t put = {plane, cfg, scope, note, labels, n_labels};
+  return dv_store_put_version(c->store, c->arena, &put, out, unchanged, err);
+}
+
+int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
+                 Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
+  dv_switch_ref_t ref;
+  if (switch_ref("switch_name", req->switch_name, "switch_uuid", req->switch_uuid, true, &ref,
+                 err) != 0)
+    return -1;
+  if (req->scope < 0 || req->scope > DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_PORTGROUPS_ONLY)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "scope: unknown value %d", req->scope);
+  if (req->scope == DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_SWITCH_ONLY && req->n_portgroups > 0)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "portgroups: must be empty with EXPORT_SCOPE_SWITCH_ONLY");
+  if (validate_labels(req, err) != 0) return -1;
+  dv_plane_entry_t *p = dv_planes_find(c->planes, req->plane, "plane", err);
+  if (p == NULL) return -1;
+
+  dv_switch_cfg_t *cfg;
+  if (read_live(c, p, &ref, &cfg, err) != 0) return -1;
+  if (select_scope(c, req, cfg, err) != 0) return -1;
+  Dvsconf__V1__ExportResponse *r = NEW(c, dvsconf__v1__export_response);
+  dv_label_t *labels = dv_arena_alloc(c->arena, (req->n_labels + 1) * sizeof *labels);
+  if (r == NULL || labels == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < req->n_labels; i++) {
+    labels[i].key = req->labels[i]->key;
+    labels[i].value = req->labels[i]->value;
+  }
+  bool unchanged;
+  if (store_config(c, p->conf.name, cfg, req->scope, req->note, labels, req->n_labels,
+                   &r->version, &unchanged, err) != 0)
+    return -1;
+  r->unchanged = unchanged;
+  *out = r;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Versions
+ * ------------------------------------------------------------------------- */
+
+int dv_op_list_versions(dv_ctx_t *c, const Dvsconf__V1__ListVersionsRequest *req,
+                        Dvsconf__V1__ListVersionsResponse **out, dv_err_t *err) {
+  if (dv_validate_name("plane", req->plane, false, err) != 0 ||
+      dv_validate_name("switch_uuid", req->switch_uuid, false, err) != 0 ||
+      dv_validate_name("switch_name", req->switch_name, false, err) != 0)
+    return -1;
+  if (req->page_size < 0)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "page_size: must not be negative (%d)",
+                      req->page_size);
+  if (req->page_size > DV_MAX_PAGE_SIZE)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "page_size: at most %d (got %d)",
+                      DV_MAX_PAGE_SIZE, req->page_size);
+  int limit = req->page_size ? req->page_size : DV_DEFAULT_PAGE_SIZE;
+  dv_list_filter_t f = {req->plane, req->switch_uuid, req->switch_name};
+  int64_t before = 0;
+  if (req->page_token[0] && dv_page_token_parse(req->page_token, &f, &before, err) != 0) return -1;
+
+  Dvsconf__V1__ListVersionsResponse *r = NEW(c, dvsconf__v1__list_versions_response);
+  if (r == NULL) return DV_NOMEM(err);
+  bool more;
+  if (dv_store_list_versions(c->store, c->arena, &f, before, limit, &r->versions, &r->n_versions,
+                             &more, err) != 0)
+    return -1;
+  if (more && r->n_versions > 0) {
+    int64_t last = strtoll(r->versions[r->n_versions - 1]->id, NULL, 10);
+    r->next_page_token = dv_page_token_make(c->arena, &f, last);
+    if (r->next_page_token == NULL) return DV_NOMEM(err);
+  }
+  *out = r;
+  return 0;
+}
+
+int dv_op_get_version(dv_ctx_t *c, const Dvsconf__V1__GetVersionRequest *req,
+                      Dvsconf__V1__Version **out, dv_err_t *err) {
+  Dvsconf__V1__Version *v = NEW(c, dvsconf__v1__version);
+  if (v == NULL) return DV_NOMEM(err);
+  if (dv_store_get_version(c->store, c->arena, req->version_id, &v->info, &v->config, err) != 0)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Diff
+ * ------------------------------------------------------------------------- */
+
+int dv_op_diff(dv_ctx_t *c, const Dvsconf__V1__DiffRequest *req, Dvsconf__V1__DiffResponse **out,
+               dv_err_t *err) {
+  bool to_version = req->to_version_id[0] != '\0';
+  bool to_live = req->to_plane[0] || req->to_switch_name[0] || req->to_switch_uuid[0];
+  if (to_version && to_live)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "to_version_id, to_plane: give a version or a live switch, not both");
+  if (!to_version && !to_live)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "to_version_id, to_plane: give a version or a live switch to compare with");
+  dv_version_info_t *from_info;
+  dv_switch_cfg_t *from, *to;
+  int64_t from_lineage, to_lineage = -1;
+  if (dv_version_id_parse(req->from_version_id, &from_lineage, err) != 0) {
+    dv_err_prefix(err, "from_version_id");
+    return -1;
+  }
+  if (to_version && dv_version_id_parse(req->to_version_id, &to_lineage, err) != 0) {
+    dv_err_prefix(err, "to_version_id");
+    return -1;
+  }
+  if (dv_store_get_version(c->store, c->arena, req->from_version_id, &from_info, &from, err) != 0 ||
+      dv_store_version_lineage(c->store, req->from_version_id, &from_lineage, err) != 0)
+    return -1;
+  if (to_version) {
+    if (dv_store_get_version(c->store, c->arena, req->to_version_id, NULL, &to, err) != 0 ||
+        dv_store_version_lineage(c->store, req->to_version_id, &to_lineage, err) != 0)
+      return -1;
+  } else {
+    dv_switch_ref_t ref;
+    if (switch_ref("to_switch_name", req->to_switch_name, "to_switch_uuid", req->to_switch_uuid,
+                   true, &ref, err) != 0)
+      return -1;
+    dv_plane_entry_t *p = dv_planes_find(c->planes, req->to_plane, "to_plane", err);
+    if (p == NULL || read_live(c, p, &ref, &to, err) != 0) return -1;
+    dv_version_info_t *latest;
+    if (dv_store_latest_for(c->store, c->arena, p->conf.name, to->uuid, &latest, &to_lineage,
+                            err) != 0)
+      return -1;
+  }
+  Dvsconf__V1__DiffResponse *r = NEW(c, dvsconf__v1__diff_response);
+  if (r == NULL) return DV_NOMEM(err);
+  if (dv_diff_configs(c->arena, from, to, from_lineage == to_lineage, &r->changes, &r->n_changes,
+                      err) != 0)
+    return -1;
+  *out = r;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Import
+ * ------------------------------------------------------------------------- */
+
+static int plan_to_response(dv_ctx_t *c, const dv_plan_t *plan, Dvsconf__V1__ImportResponse *r,
+                            dv_err_t *err) {
+  r->plan = dv_arena_alloc(c->arena, (plan->n_steps + 1) * sizeof(void *));
+  if (r->plan == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < plan->n_steps; i++) {
+    Dvsconf__V1__PlanStep *s = NEW(c, dvsconf__v1__plan_step);
+    if (s == NULL) return DV_NOMEM(err);
+    s->kind = (Dvsconf__V1__PlanStepKind)plan->steps[i].kind;
+    s->object = (char *)plan->steps[i].object;
+    s->description = (char *)plan->steps[i].description;
+    r->plan[r->n_plan++] = s;
+  }
+  return 0;
+}
+
+static int created_to_response(dv_ctx_t *c, const dv_created_t *cr, Dvsconf__V1__ImportResponse *r,
+                               dv_err_t *err) {
+  r->switch_uuid = (char *)cr->uuid;
+  r->switch_name = (char *)cr->name;
+  r->identity_map = dv_arena_alloc(c->arena, (cr->n_ids + 1) * sizeof(void *));
+  r->warnings = dv_arena_alloc(c->arena, (cr->n_warnings + 1) * sizeof(char *));
+  if (r->identity_map == NULL || r->warnings == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < cr->n_ids; i++) {
+    Dvsconf__V1__IdentityMapping *m = NEW(c, dvsconf__v1__identity_mapping);
+    if (m == NULL) return DV_NOMEM(err);
+    m->object = (char *)cr->ids[i].object;
+    m->name = (char *)cr->ids[i].name;
+    m->original_id = (char *)cr->ids[i].original_id;
+    m->new_id = (char *)cr->ids[i].new_id;
+    r->identity_map[r->n_identity_map++] = m;
+  }
+  for (size_t i = 0; i < cr->n_warnings; i++) r->warnings[r->n_warnings++] = (char *)cr->warnings[i];
+  return 0;
+}
+
+static char *id_map_json(dv_arena_t *a, const Dvsconf__V1__ImportResponse *r) {
+  json_t *arr = json_array();
+  if (arr == NULL) return NULL;
+  for (size_t i = 0; i < r->n_identity_map; i++) {
+    const Dvsconf__V1__IdentityMapping *m = r->identity_map[i];
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "object", m->object, "name", m->name,
+                          "original_id", m->original_id, "new_id", m->new_id);
+    if (o == NULL || json_array_append_new(arr, o) != 0) {
+      json_decref(arr);
+      return NULL;
+    }
+  }
+  char *s = json_dumps(arr, JSON_COMPACT);
+  json_decref(arr);
+  char *out = s ? dv_arena_strdup(a, s) : NULL;
+  free(s);
+  return out;
+}
+
+/* Record the import (and, for create-original, the lineage alias). */
+static int record(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req, const char *plane,
+                  const dv_plan_t *plan, Dvsconf__V1__ImportResponse *r, const dv_err_t *result,
+                  dv_err_t *err) {
+  char sha[DV_SHA256_HEX_LEN + 1];
+  dv_plan_sha256(plan, sha);
+  char *ids = id_map_json(c->arena, r);
+  if (ids == NULL) return DV_NOMEM(err);
+  bool ok = result == NULL || result->code == GRPC_STATUS_OK;
+  dv_import_rec_t rec = {
+      .version_id = req->version_id,
+      .mode = req->mode,
+      .target_plane = plane,
+      .switch_uuid = r->switch_uuid,
+      .switch_name = r->switch_name,
+      .plan_sha256 = sha,
+      .result = ok ? "OK" : dv_status_name(result->code),
+      .message = ok ? "" : result->msg,
+      .id_map_json = ids,
+      .continue_lineage = ok && req->mode == DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_CREATE_ORIGINAL,
+  };
+  return dv_store_record_import(c->store, c->arena, &rec, &r->import_id, err);
+}
+
+/* The config a CREATE_NEW import makes: new name, no identifiers, port
+ * groups renamed, hosts only when asked. */
+static int template_config(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
+                           const dv_switch_cfg_t *version, dv_switch_cfg_t **out, dv_err_t *err) {
+  dv_switch_cfg_t *cfg = dv_msg_clone(c->arena, &version->base);
+  if (cfg == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < req->n_portgroup_renames; i++) {
+    char field[80];
+    snprintf(field, sizeof field, "portgroup_renames[\"%.40s\"]", req->portgroup_renames[i]->key);
+    if (dv_config_find_pg_by_name(cfg, req->portgroup_renames[i]->key) == NULL)
+      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                        "%s: the version has no port group of that name", field);
+    if (dv_validate_name(field, req->portgroup_renames[i]->value, true, err) != 0) return -1;
+  }
+  cfg->name = req->new_name;
+  cfg->uuid = (char *)"";
+  if (!req->include_hosts) cfg->n_host_members = 0;
+  for (size_t i = 0; i < cfg->n_portgroups; i++) {
+    dv_pg_cfg_t *pg = cfg->portgroups[i];
+    const char *renamed = NULL;
+    for (size_t k = 0; k < req->n_portgroup_renames; k++)
+      if (strcmp(req->portgroup_renames[k]->key, pg->name) == 0)
+        renamed = req->portgroup_renames[k]->value;
+    pg->name = renamed ? (char *)renamed
+                       : dv_arena_printf(c->arena, "%s%s", req->portgroup_prefix, pg->name);
+    pg->key = (char *)"";
+    if (pg->name == NULL) return DV_NOMEM(err);
+  }
+  for (size_t i = 0; i < cfg->n_portgroups; i++)
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(cfg->portgroups[i]->name, cfg->portgroups[j]->name) == 0)
+        return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                          "portgroup_renames: two port groups would both be named \"%s\"",
+                          cfg->portgroups[i]->name);
+  *out = cfg;
+  return 0;
+}
+
+/* ALREADY_EXISTS when the target plane has a switch of that name or uuid. */
+static int check_absent(dv_ctx_t *c, dv_plane_entry_t *p, const dv_switch_cfg_t *cfg,
+                        dv_err_t *err) {
+  dv_switch_brief_t *sw;
+  size_t n;
+  if (dv_plane_list_switches(p, c->arena, &sw, &n, err) != 0) return -1;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(sw[i].name, cfg->name) == 0 || (cfg->uuid[0] && strcmp(sw[i].uuid, cfg->uuid) == 0))
+      return dv_err_set(err, GRPC_STATUS_ALREADY_EXISTS,
+                        "switch \"%s\" already exists on plane \"%s\" (uuid %s)", sw[i].name,
+                        p->conf.name, sw[i].uuid);
+  }
+  return 0;
+}
+
+static int import_create(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
+                         const dv_version_info_t *info, const dv_switch_cfg_t *version,
+                         dv_plane_entry_t *p, Dvsconf__V1__ImportResponse *r, dv_err_t *err) {
+  bool original = req->mode == DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_CREATE_ORIGINAL;
+  const dv_switch_cfg_t *cfg = version;
+  dv_switch_cfg_t *tmpl;
+  if (!original) {
+    if (dv_validate_name("new_name", req->new_name, true, err) != 0) {
+      dv_err_prefix(err, "IMPORT_MODE_CREATE_NEW");
+      return -1;
+    }
+    if (dv_validate_name("portgroup_prefix", req->portgroup_prefix, false, err) != 0) return -1;
+    if (template_config(c, req, version, &tmpl, err) != 0) return -1;
+    cfg = tmpl;
+  }
+  if (info->scope != DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_ALL)
+    return dv_err_set(err, GRPC_STATUS_FAILED_PRECONDITION,
+                      "version %s holds only part of a switch (scope %s): create needs a whole switch",
+                      info->id, info->scope == 1 ? "EXPORT_SCOPE_SWITCH_ONLY" : "EXPORT_SCOPE_PORTGROUPS_ONLY");
+  bool hosts = original || req->include_hosts;
+  dv_plan_t plan;
+  if (dv_plan_create(c->arena, cfg, hosts, &plan, err) != 0 ||
+      plan_to_response(c, &plan, r, err) != 0)
+    return -1;
+  r->switch_name = cfg->name;
+  r->switch_uuid = original ? cfg->uuid : (char *)"";
+  if (check_absent(c, p, cfg, err) != 0) return -1;
+  if (req->dry_run) return 0;
+
+  if (dv_store_lock_switch(c->store, p->conf.name, cfg->name, err) != 0) return -1;
+  dv_create_opts_t opts = {original, hosts, req->target_datacenter};
+  dv_created_t created;
+  dv_err_t result = DV_ERR_INIT;
+  int rc = dv_plane_create_switch(p, cfg, &opts, c->arena, &created, &result);
+  if (rc == 0 && created_to_response(c, &created, r, err) != 0) rc = -1;
+  if (rc == 0) {
+    r->applied = true;
+    rc = record(c, req, p->conf.name, &plan, r, NULL, err);
+    if (rc != 0)
+      dv_err_prefix(err, "switch \"%s\" was created on plane \"%s\" (uuid %s) but recording the"
+                         " import failed", r->switch_name, p->conf.name, r->switch_uuid);
+  } else {
+    dv_err_t ignored = DV_ERR_INIT;
+    record(c, req, p->conf.name, &plan, r, &result, &ignored);
+    *err = result;
+  }
+  dv_store_unlock_switch(c->store, p->conf.name, cfg->name);
+  return rc;
+}
+
+static int import_apply(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
+                        const dv_version_info_t *info, const dv_switch_cfg_t *version,
+                        int64_t version_lineage, dv_plane_entry_t *p,
+                        Dvsconf__V1__ImportResponse *r, dv_err_t *err) {
+  dv_switch_ref_t ref;
+  if (switch_ref("target_switch_name", req->target_switch_name, "target_switch_uuid",
+                 req->target_switch_uuid, false, &ref, err) != 0)
+    return -1;
+  bool explicit_target = ref.name[0] || ref.uuid[0];
+  if (!explicit_target) ref.uuid = info->switch_uuid;
+  const char *lock_key = ref.uuid[0] ? ref.uuid : ref.name;
+  if (!req->dry_run && dv_store_lock_switch(c->store, p->conf.name, lock_key, err) != 0) return -1;
+
+  int rc = -1;
+  dv_switch_cfg_t *live;
+  if (read_live(c, p, &ref, &live, err) != 0) {
+    /* the version's own switch may have been re-created with a new uuid */
+    if (explicit_target || err->code != GRPC_STATUS_NOT_FOUND) goto cleanup;
+    dv_err_clear(err);
+    dv_switch_ref_t by_name = {info->switch_name, ""};
+    if (read_live(c, p, &by_name, &live, err) != 0) goto cleanup;
+  }
+  dv_version_info_t *latest;
+  int64_t live_lineage = -2;
+  if (dv_store_latest_for(c->store, c->arena, p->conf.name, live->uuid, &latest, &live_lineage,
+                          err) != 0)
+    goto cleanup;
+  dv_plan_opts_t o = {
+      .same_history = live_lineage == version_lineage,
+      .prune = req->prune,
+      .hosts = req->include_hosts && info->scope != DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_PORTGROUPS_ONLY,
+      .settings = info->scope != DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_PORTGROUPS_ONLY,
+      .portgroups = info->scope != DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_SWITCH_ONLY,
+  };
+  dv_plan_t plan;
+  if (dv_plan_apply(c->arena, version, live, &o, &plan, err) != 0 ||
+      plan_to_response(c, &plan, r, err) != 0)
+    goto cleanup;
+  r->switch_uuid = live->uuid;
+  r->switch_name = live->name;
+  if (req->dry_run) {
+    rc = 0;
+    goto cleanup;
+  }
+  if (plan.n_steps > 0) {
+    /* Safety first: the switch as it is now becomes a version. */
+    dv_switch_cfg_t *snap = dv_msg_clone(c->arena, &live->base);
+    if (snap == NULL) {
+      DV_NOMEM(err);
+      goto cleanup;
+    }
+    const dv_label_t labs[] = {{"dvsconf.safety", "before-import"}};
+    char *note = dv_arena_printf(c->arena, "state before applying version %s", info->id);
+    dv_version_info_t *safety;
+    bool unchanged;
+    if (note == NULL) {
+      DV_NOMEM(err);
+      goto cleanup;
+    }
+    if (store_config(c, p->conf.name, snap, DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_ALL, note,
+                     labs, 1, &safety, &unchanged, err) != 0) {
+      dv_err_prefix(err, "nothing applied: saving the switch's current state failed");
+      goto cleanup;
+    }
+    r->safety_version_id = safety->id;
+    dv_switch_ref_t live_ref = {"", live->uuid};
+    dv_err_t result = DV_ERR_INIT;
+    if (dv_plane_apply_plan(p, &live_ref, &plan, c->arena, &result) != 0) {
+      dv_err_t ignored = DV_ERR_INIT;
+      record(c, req, p->conf.name, &plan, r, &result, &ignored);
+      *err = result;
+      dv_err_prefix(err, "import of version %s into switch \"%s\" (state before: version %s)",
+                    info->id, live->name, safety->id);
+      goto cleanup;
+    }
+  }
+  r->applied = true;
+  if (record(c, req, p->conf.name, &plan, r, NULL, err) != 0) {
+    dv_err_prefix(err, "the plan was applied to switch \"%s\" but recording the import failed",
+                  live->name);
+    goto cleanup;
+  }
+  rc = 0;
+cleanup:
+  if (!req->dry_run) dv_store_unlock_switch(c->store, p->conf.name, lock_key);
+  return rc;
+}
+
+int dv_op_import(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
+                 Dvsconf__V1__ImportResponse **out, dv_err_t *err) {
+  if (req->mode < DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_CREATE_ORIGINAL ||
+      req->mode > DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_APPLY_EXISTING)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "mode: must be IMPORT_MODE_CREATE_ORIGINAL, IMPORT_MODE_CREATE_NEW or"
+                      " IMPORT_MODE_APPLY_EXISTING (got %d)",
+                      req->mode);
+  bool apply = req->mode == DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_APPLY_EXISTING;
+  bool create_new = req->mode == DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_CREATE_NEW;
+  if (!apply && (req->target_switch_name[0] || req->target_switch_uuid[0]))
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "target_switch_name, target_switch_uuid: only with IMPORT_MODE_APPLY_EXISTING");
+  if (!create_new && (req->new_name[0] || req->portgroup_prefix[0] || req->n_portgroup_renames))
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "new_name, portgroup_prefix, portgroup_renames: only with IMPORT_MODE_CREATE_NEW");
+  if (!apply && req->prune)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "prune: only with IMPORT_MODE_APPLY_EXISTING");
+
+  dv_version_info_t *info;
+  dv_switch_cfg_t *version;
+  int64_t lineage;
+  if (dv_store_get_version(c->store, c->arena, req->version_id, &info, &version, err) != 0 ||
+      dv_store_version_lineage(c->store, req->version_id, &lineage, err) != 0)
+    return -1;
+  const char *plane = req->target_plane[0] ? req->target_plane : info->plane;
+  dv_plane_entry_t *p = dv_planes_find(c->planes, plane, "target_plane", err);
+  if (p == NULL) return -1;
+  Dvsconf__V1__ImportResponse *r = NEW(c, dvsconf__v1__import_response);
+  if (r == NULL) return DV_NOMEM(err);
+  int rc = apply ? import_apply(c, req, info, version, lineage, p, r, err)
+                 : import_create(c, req, info, version, p, r, err);
+  if (rc != 0) return -1;
+  *out = r;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Planes and switches
+ * ------------------------------------------------------------------------- */
+
+int dv_op_list_planes(dv_ctx_t *c, const Dvsconf__V1__ListPlanesRequest *req,
+                      Dvsconf__V1__ListPlanesResponse **out, dv_err_t *err) {
+  (void)req;
+  Dvsconf__V1__ListPlanesResponse *r = NEW(c, dvsconf__v1__list_planes_response);
+  if (r == NULL) return DV_NOMEM(err);
+  r->planes = dv_arena_alloc(c->arena, (c->planes->n + 1) * sizeof(void *));
+  if (r->planes == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < c->planes->n; i++) {
+    Dvsconf__V1__Plane *p = NEW(c, dvsconf__v1__plane);
+    if (p == NULL) return DV_NOMEM(err);
+    p->name = (char *)c->planes->v[i].conf.name;
+    p->kind = (char *)c->planes->v[i].conf.kind;
+    /* never credentials: drop any user:password@ from the URL */
+    const char *url = c->planes->v[i].conf.url;
+    const char *scheme_end = strstr(url, "://");
+    const char *at = scheme_end ? strchr(scheme_end + 3, '@') : NULL;
+    const char *slash = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+    if (at != NULL && (slash == NULL || at < slash))
+      p->url = dv_arena_printf(c->arena, "%.*s%s", (int)(scheme_end + 3 - url), url, at + 1);
+    else
+      p->url = (char *)url;
+    if (p->url == NULL) return DV_NOMEM(err);
+    r->planes[r->n_planes++] = p;
+  }
+  *out = r;
+  return 0;
+}
+
+int dv_op_list_switches(dv_ctx_t *c, const Dvsconf__V1__ListSwitchesRequest *req,
+                        Dvsconf__V1__ListSwitchesResponse **out, dv_err_t *err) {
+  Dvsconf__V1__ListSwitchesResponse *r = NEW(c, dvsconf__v1__list_switches_response);
+  if (r == NULL) return DV_NOMEM(err);
+  if (!req->live) {
+    if (req->plane[0] && dv_planes_find(c->planes, req->plane, "plane", err) == NULL) return -1;
+    if (dv_store_list_switches(c->store, c->arena, req->plane, &r->switches, &r->n_switches,
+                               err) != 0)
+      return -1;
+    *out = r;
+    return 0;
+  }
+  dv_plane_entry_t *p = dv_planes_find(c->planes, req->plane, "plane", err);
+  if (p == NULL) return -1;
+  dv_switch_brief_t *sw;
+  size_t n;
+  if (dv_plane_list_switches(p, c->arena, &sw, &n, err) != 0) return -1;
+  r->switches = dv_arena_alloc(c->arena, (n + 1) * sizeof(void *));
+  if (r->switches == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < n; i++) {
+    Dvsconf__V1__SwitchSummary *s = NEW(c, dvsconf__v1__switch_summary);
+    if (s == NULL) return DV_NOMEM(err);
+    s->plane = (char *)p->conf.name;
+    s->uuid = (char *)sw[i].uuid;
+    s->name = (char *)sw[i].name;
+    s->portgroup_count = sw[i].portgroup_count;
+    if (dv_store_latest_for(c->store, c->arena, p->conf.name, sw[i].uuid, &s->latest_version,
+                            NULL, err) != 0)
+      return -1;
+    r->switches[r->n_switches++] = s;
+  }
+  *out = r;
+  return 0;
+}

@@ -1,0 +1,38 @@
+/* The service's operations, one per RPC, independent of the transport:
+ * server.c decodes a request, calls one of these, and encodes the answer
+ * or the error. Tests call them directly.
+ *
+ * Each takes the call's context (arena, this thread's store connection,
+ * the planes), the decoded request, and returns 0 with *out set (allocated
+ * in ctx->arena) or -1 with *err set. A failed call has written nothing. */
+#ifndef DV_OPS_H
+#define DV_OPS_H
+
+#include "planes.h"
+#include "store.h"
+
+typedef struct dv_ctx {
+  dv_arena_t *arena;
+  dv_store_t *store;
+  dv_planes_t *planes;
+} dv_ctx_t;
+
+int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
+                 Dvsconf__V1__ExportResponse **out, dv_err_t *err);
+int dv_op_list_versions(dv_ctx_t *c, const Dvsconf__V1__ListVersionsRequest *req,
+                        Dvsconf__V1__ListVersionsResponse **out, dv_err_t *err);
+int dv_op_get_version(dv_ctx_t *c, const Dvsconf__V1__GetVersionRequest *req,
+                      Dvsconf__V1__Version **out, dv_err_t *err);
+int dv_op_diff(dv_ctx_t *c, const Dvsconf__V1__DiffRequest *req, Dvsconf__V1__DiffResponse **out,
+               dv_err_t *err);
+int dv_op_import(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
+                 Dvsconf__V1__ImportResponse **out, dv_err_t *err);
+int dv_op_list_planes(dv_ctx_t *c, const Dvsconf__V1__ListPlanesRequest *req,
+                      Dvsconf__V1__ListPlanesResponse **out, dv_err_t *err);
+int dv_op_list_switches(dv_ctx_t *c, const Dvsconf__V1__ListSwitchesRequest *req,
+                        Dvsconf__V1__ListSwitchesResponse **out, dv_err_t *err);
+
+#define DV_DEFAULT_PAGE_SIZE 50
+#define DV_MAX_PAGE_SIZE 1000
+
+#endif

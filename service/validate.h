@@ -1,0 +1,25 @@
+/* Request checks shared by every RPC. */
+#ifndef DV_VALIDATE_H
+#define DV_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "err.h"
+
+#define DV_MAX_NAME_LEN 1024   /* names, ids, uuids, labels */
+#define DV_MAX_TEXT_LEN 65536  /* notes, descriptions */
+
+bool dv_utf8_valid(const char *s, size_t len);
+
+/* Every string of a request, at any depth: valid UTF-8, and no longer than
+ * DV_MAX_TEXT_LEN. INVALID_ARGUMENT naming the field. */
+int dv_validate_strings(const ProtobufCMessage *m, dv_err_t *err);
+
+/* A name-like field: when required, non-empty; at most DV_MAX_NAME_LEN;
+ * no control characters. */
+int dv_validate_name(const char *field, const char *value, bool required, dv_err_t *err);
+
+#endif

@@ -1,0 +1,202 @@
+/* The storage layout of version bodies.
+ *
+ * A version is stored either whole (the canonical SwitchConfig encoding) or
+ * as a store.Delta against the version before it: the port groups added or
+ * changed, the identities removed, and the switch-level settings when they
+ * changed. Exporting a 5,000-port-group switch in which one port group
+ * changed stores one port group. Reading a version folds the chain from the
+ * nearest whole version; store.c starts a new whole version when the deltas
+ * since the last one add up to more than that whole version's size, so a
+ * read never handles more than about twice a whole version's bytes.
+ *
+ * Bodies over COMPRESS_MIN bytes are zlib-compressed (codec 1: a 4-byte
+ * big-endian raw length, then the zlib stream). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "store.pb-c.h"
+#include "store_internal.h"
+#include "strmap.h"
+
+#define COMPRESS_MIN 512
+#define MAX_RAW_BODY (1u << 30)
+
+const char *layout_pg_identity(const dv_pg_cfg_t *pg) {
+  return pg->key[0] != '\0' ? pg->key : pg->name;
+}
+
+static int compress_body(dv_arena_t *a, const uint8_t *raw, size_t len, store_body_t *out,
+                         dv_err_t *err) {
+  if (len < COMPRESS_MIN) {
+    out->codec = 0;
+    out->data = (uint8_t *)raw;
+    out->len = len;
+    return 0;
+  }
+  uLongf bound = compressBound(len);
+  uint8_t *buf = dv_arena_alloc(a, bound + 4);
+  if (buf == NULL) return DV_NOMEM(err);
+  buf[0] = (uint8_t)(len >> 24);
+  buf[1] = (uint8_t)(len >> 16);
+  buf[2] = (uint8_t)(len >> 8);
+  buf[3] = (uint8_t)len;
+  uLongf clen = bound;
+  if (compress2(buf + 4, &clen, raw, len, 6) != Z_OK)
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "zlib compress of a %zu-byte version body failed",
+                      len);
+  out->codec = 1;
+  out->data = buf;
+  out->len = clen + 4;
+  return 0;
+}
+
+static int decompress_body(dv_arena_t *a, const store_body_t *b, const uint8_t **raw,
+                           size_t *len, dv_err_t *err) {
+  if (b->codec == 0) {
+    *raw = b->data;
+    *len = b->len;
+    return 0;
+  }
+  if (b->codec != 1 || b->len < 4)
+    return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "stored version body has unknown codec %d",
+                      b->codec);
+  uLongf n = ((uLongf)b->data[0] << 24) | ((uLongf)b->data[1] << 16) |
+             ((uLongf)b->data[2] << 8) | b->data[3];
+  if (n > MAX_RAW_BODY)
+    return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "stored version body claims %lu bytes", n);
+  uint8_t *buf = dv_arena_alloc(a, n ? n : 1);
+  if (buf == NULL) return DV_NOMEM(err);
+  uLongf got = n;
+  if (uncompress(buf, &got, b->data + 4, b->len - 4) != Z_OK || got != n)
+    return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "stored version body does not decompress");
+  *raw = buf;
+  *len = n;
+  return 0;
+}
+
+int layout_encode_full(dv_arena_t *a, const uint8_t *canon, size_t canon_len, store_body_t *out,
+                       dv_err_t *err) {
+  out->full = 1;
+  return compress_body(a, canon, canon_len, out, err);
+}
+
+/* The config with its port groups left out: what a delta's `settings`
+ * holds. */
+static dv_switch_cfg_t settings_of(const dv_switch_cfg_t *c) {
+  dv_switch_cfg_t s = *c;
+  s.n_portgroups = 0;
+  s.portgroups = NULL;
+  return s;
+}
+
+static int packed_equal(dv_arena_t *a, const ProtobufCMessage *x, const ProtobufCMessage *y) {
+  size_t lx = protobuf_c_message_get_packed_size(x);
+  size_t ly = protobuf_c_message_get_packed_size(y);
+  if (lx != ly) return 0;
+  uint8_t *bx = dv_arena_alloc(a, lx + 1), *by = dv_arena_alloc(a, ly + 1);
+  if (bx == NULL || by == NULL) return -1;
+  protobuf_c_message_pack(x, bx);
+  protobuf_c_message_pack(y, by);
+  return memcmp(bx, by, lx) == 0;
+}
+
+int layout_encode_delta(dv_arena_t *a, const dv_switch_cfg_t *prev, const dv_switch_cfg_t *cur,
+                        store_body_t *out, dv_err_t *err) {
+  /* Scratch allocations (packed copies for comparing) go to a temporary
+   * arena: a 5,000-port-group compare must not stay in the RPC's arena. */
+  dv_arena_t *tmp = dv_arena_new();
+  int rc = -1;
+  if (tmp == NULL) return DV_NOMEM(err);
+  Dvsconf__Store__Delta d = DVSCONF__STORE__DELTA__INIT;
+  dv_switch_cfg_t ps = settings_of(prev), cs = settings_of(cur);
+  int eq = packed_equal(tmp, &ps.base, &cs.base);
+  if (eq < 0) goto nomem;
+  if (!eq) d.settings = &cs;
+
+  dv_strmap_t *old = dv_strmap_new(tmp, prev->n_portgroups);
+  if (old == NULL) goto nomem;
+  for (size_t i = 0; i < prev->n_portgroups; i++)
+    if (dv_strmap_put(old, layout_pg_identity(prev->portgroups[i]), prev->portgroups[i]) != 0)
+      goto nomem;
+  d.upserts = dv_arena_alloc(tmp, (cur->n_portgroups + 1) * sizeof(void *));
+  d.removed = dv_arena_alloc(tmp, (prev->n_portgroups + 1) * sizeof(char *));
+  if (d.upserts == NULL || d.removed == NULL) goto nomem;
+  for (size_t i = 0; i < cur->n_portgroups; i++) {
+    dv_pg_cfg_t *pg = cur->portgroups[i];
+    dv_pg_cfg_t *was = dv_strmap_del(old, layout_pg_identity(pg));
+    if (was != NULL) {
+      eq = packed_equal(tmp, &was->base, &pg->base);
+      if (eq < 0) goto nomem;
+      if (eq) continue;
+    }
+    d.upserts[d.n_upserts++] = pg;
+  }
+  /* What is left in `old` was removed; keep prev's order (canonical). */
+  for (size_t i = 0; i < prev->n_portgroups; i++) {
+    const char *id = layout_pg_identity(prev->portgroups[i]);
+    if (dv_strmap_get(old, id) != NULL) d.removed[d.n_removed++] = (char *)id;
+  }
+
+  size_t len = dvsconf__store__delta__get_packed_size(&d);
+  uint8_t *raw = dv_arena_alloc(a, len + 1);
+  if (raw == NULL) goto nomem;
+  dvsconf__store__delta__pack(&d, raw);
+  out->full = 0;
+  rc = compress_body(a, raw, len, out, err);
+  goto cleanup;
+nomem:
+  DV_NOMEM(err);
+cleanup:
+  dv_arena_free(tmp);
+  return rc;
+}
+
+int layout_fold(dv_arena_t *a, const store_body_t *bodies, size_t n, dv_switch_cfg_t **out,
+                dv_err_t *err) {
+  ProtobufCAllocator *al = dv_arena_allocator(a);
+  const uint8_t *raw;
+  size_t len;
+  if (n == 0 || !bodies[0].full)
+    return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "version chain does not start with a whole version");
+  if (decompress_body(a, &bodies[0], &raw, &len, err) != 0) return -1;
+  dv_switch_cfg_t *base = dvsconf__v1__switch_config__unpack(al, len, raw);
+  if (base == NULL)
+    return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "stored whole version does not decode");
+  if (n == 1) {
+    *out = base;
+    return 0;
+  }
+  dv_switch_cfg_t *settings = base;
+  dv_strmap_t *pgs = dv_strmap_new(a, base->n_portgroups + n);
+  if (pgs == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < base->n_portgroups; i++)
+    if (dv_strmap_put(pgs, layout_pg_identity(base->portgroups[i]), base->portgroups[i]) != 0)
+      return DV_NOMEM(err);
+  for (size_t k = 1; k < n; k++) {
+    if (bodies[k].full)
+      return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "version chain has a whole version inside");
+    if (decompress_body(a, &bodies[k], &raw, &len, err) != 0) return -1;
+    Dvsconf__Store__Delta *d = dvsconf__store__delta__unpack(al, len, raw);
+    if (d == NULL) return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "stored delta does not decode");
+    if (d->settings != NULL) settings = d->settings;
+    for (size_t i = 0; i < d->n_removed; i++) dv_strmap_del(pgs, d->removed[i]);
+    for (size_t i = 0; i < d->n_upserts; i++)
+      if (dv_strmap_put(pgs, layout_pg_identity(d->upserts[i]), d->upserts[i]) != 0)
+        return DV_NOMEM(err);
+  }
+  dv_switch_cfg_t *cfg = dv_arena_alloc(a, sizeof *cfg);
+  if (cfg == NULL) return DV_NOMEM(err);
+  *cfg = *settings;
+  cfg->n_portgroups = 0;
+  cfg->portgroups = dv_arena_alloc(a, (dv_strmap_count(pgs) + 1) * sizeof(void *));
+  if (cfg->portgroups == NULL) return DV_NOMEM(err);
+  size_t pos = 0;
+  const char *key;
+  void *val;
+  while (dv_strmap_next(pgs, &pos, &key, &val)) cfg->portgroups[cfg->n_portgroups++] = val;
+  dv_config_canonicalize(cfg);
+  *out = cfg;
+  return 0;
+}

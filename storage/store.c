@@ -1,0 +1,699 @@
+/* The version store: connection handling, and the queries behind every
+ * operation of store.h. Parameters only (PQexecParams), never pasted SQL. */
+#include <ctype.h>
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "store_internal.h"
+
+/* A new whole version is written after this many deltas even when they are
+ * small, to bound the number of rows a read folds. */
+#define MAX_CHAIN_LENGTH 1000
+
+/* ---------------------------------------------------------------------------
+ * Connection and statements
+ * ------------------------------------------------------------------------- */
+
+static int connect_now(dv_store_t *s, dv_err_t *err) {
+  if (s->conn != NULL) PQfinish(s->conn);
+  const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
+  const char *vals[] = {s->conninfo, "5", "dvsconfd", "-c client_min_messages=warning", NULL};
+  s->conn = PQconnectdbParams(keys, vals, 1);
+  s->in_tx = 0;
+  if (s->conn == NULL) return DV_NOMEM(err);
+  if (PQstatus(s->conn) != CONNECTION_OK) {
+    dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "PostgreSQL unavailable: %s",
+               PQerrorMessage(s->conn));
+    PQfinish(s->conn);
+    s->conn = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+int dv_store_open(const char *conninfo, dv_store_t **out, dv_err_t *err) {
+  dv_store_t *s = calloc(1, sizeof *s);
+  if (s == NULL) return DV_NOMEM(err);
+  s->conninfo = strdup(conninfo != NULL ? conninfo : "");
+  if (s->conninfo == NULL) {
+    free(s);
+    return DV_NOMEM(err);
+  }
+  *out = s;
+  return connect_now(s, err);
+}
+
+void dv_store_close(dv_store_t *s) {
+  if (s == NULL) return;
+  if (s->conn != NULL) PQfinish(s->conn);
+  free(s->conninfo);
+  free(s);
+}
+
+static void trim_newline(char *m) {
+  size_t n = strlen(m);
+  while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' ')) m[--n] = '\0';
+}
+
+static int fail_from_result(dv_store_t *s, PGresult *r, const char *what, dv_err_t *err) {
+  const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s", r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
+  trim_newline(msg);
+  grpc_status_code code = GRPC_STATUS_INTERNAL;
+  if (PQstatus(s->conn) != CONNECTION_OK || state == NULL ||
+      strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+    code = GRPC_STATUS_UNAVAILABLE;
+  else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+           strcmp(state, "55P03") == 0)
+    code = GRPC_STATUS_ABORTED;
+  else if (strcmp(state, "23505") == 0)
+    code = GRPC_STATUS_ALREADY_EXISTS;
+  if (code == GRPC_STATUS_UNAVAILABLE)
+    return dv_err_set(err, code, "PostgreSQL unavailable while trying to %s: %s", what, msg);
+  return dv_err_set(err, code, "store: %s failed: %s%s%s", what, msg, state ? " SQLSTATE " : "",
+                    state ? state : "");
+}
+
+PGresult *store_query(dv_store_t *s, const char *sql, int n, const char *const *vals,
+                      const int *lens, const int *fmts, int result_binary, ExecStatusType want,
+                      const char *what, dv_err_t *err) {
+  for (int attempt = 0;; attempt++) {
+    if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
+      if (s->in_tx) {
+        dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
+                   "PostgreSQL connection lost while trying to %s", what);
+        return NULL;
+      }
+      if (connect_now(s, err) != 0) return NULL;
+    }
+    PGresult *r = PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, result_binary);
+    if (r != NULL && PQresultStatus(r) == want) return r;
+    /* A connection that died while idle shows up on the first statement:
+     * outside a transaction nothing was done, so reconnect and retry once. */
+    if (attempt == 0 && !s->in_tx && PQstatus(s->conn) != CONNECTION_OK) {
+      PQclear(r);
+      continue;
+    }
+    fail_from_result(s, r, what, err);
+    PQclear(r);
+    return NULL;
+  }
+}
+
+static int exec_simple(dv_store_t *s, const char *sql, const char *what, dv_err_t *err) {
+  PGresult *r = store_query(s, sql, 0, NULL, NULL, NULL, 0, PGRES_COMMAND_OK, what, err);
+  if (r == NULL) return -1;
+  PQclear(r);
+  return 0;
+}
+
+int store_begin(dv_store_t *s, dv_err_t *err) {
+  if (exec_simple(s, "BEGIN", "begin a transaction", err) != 0) return -1;
+  s->in_tx = 1;
+  return 0;
+}
+
+int store_commit(dv_store_t *s, dv_err_t *err) {
+  int rc = exec_simple(s, "COMMIT", "commit", err);
+  s->in_tx = 0;
+  return rc;
+}
+
+void store_rollback(dv_store_t *s) {
+  if (!s->in_tx) return;
+  s->in_tx = 0;
+  if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {
+    PGresult *r = PQexec(s->conn, "ROLLBACK");
+    PQclear(r);
+  }
+}
+
+/* ---------------------------------------------------------------------------
+ * Rows
+ * ------------------------------------------------------------------------- */
+
+#define VINFO_COLS                                                                 \
+  "v.id, v.plane, v.switch_uuid, v.switch_name, v.number,"                         \
+  " (extract(epoch FROM v.created_at) * 1000000)::bigint, encode(v.checksum, 'hex')," \
+  " v.note, v.labels::text, v.portgroup_count, v.scope"
+#define VINFO_NCOLS 11
+
+static int64_t col_i64(const PGresult *r, int row, int col) {
+  return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int row_to_info(dv_arena_t *a, const PGresult *r, int row, dv_version_info_t **out,
+                       dv_err_t *err) {
+  dv_version_info_t *v = dv_arena_msg(a, &dvsconf__v1__version_info__descriptor);
+  Google__Protobuf__Timestamp *ts = dv_arena_msg(a, &google__protobuf__timestamp__descriptor);
+  if (v == NULL || ts == NULL) return DV_NOMEM(err);
+  v->id = dv_arena_strdup(a, PQgetvalue(r, row, 0));
+  v->plane = dv_arena_strdup(a, PQgetvalue(r, row, 1));
+  v->switch_uuid = dv_arena_strdup(a, PQgetvalue(r, row, 2));
+  v->switch_name = dv_arena_strdup(a, PQgetvalue(r, row, 3));
+  v->number = col_i64(r, row, 4);
+  int64_t us = col_i64(r, row, 5);
+  ts->seconds = us / 1000000;
+  ts->nanos = (int32_t)(us % 1000000) * 1000;
+  v->created_at = ts;
+  v->checksum = dv_arena_strdup(a, PQgetvalue(r, row, 6));
+  v->note = dv_arena_strdup(a, PQgetvalue(r, row, 7));
+  v->portgroup_count = (int32_t)col_i64(r, row, 9);
+  v->scope = (Dvsconf__V1__ExportScope)col_i64(r, row, 10);
+  if (v->id == NULL || v->plane == NULL || v->switch_uuid == NULL || v->switch_name == NULL ||
+      v->checksum == NULL || v->note == NULL)
+    return DV_NOMEM(err);
+
+  json_error_t jerr;
+  json_t *labels = json_loads(PQgetvalue(r, row, 8), 0, &jerr);
+  if (labels == NULL || !json_is_object(labels)) {
+    json_decref(labels);
+    return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "version %s: stored labels are not a JSON object",
+                      v->id);
+  }
+  size_t n = json_object_size(labels);
+  v->labels = dv_arena_alloc(a, (n + 1) * sizeof(void *));
+  if (v->labels == NULL) {
+    json_decref(labels);
+    return DV_NOMEM(err);
+  }
+  const char *k;
+  json_t *val;
+  json_object_foreach(labels, k, val) {
+    Dvsconf__V1__VersionInfo__LabelsEntry *e =
+        dv_arena_msg(a, &dvsconf__v1__version_info__labels_entry__descriptor);
+    if (e == NULL || (e->key = dv_arena_strdup(a, k)) == NULL ||
+        (e->value = dv_arena_strdup(a, json_string_value(val))) == NULL) {
+      json_decref(labels);
+      return DV_NOMEM(err);
+    }
+    v->labels[v->n_labels++] = e;
+  }
+  json_decref(labels);
+  *out = v;
+  return 0;
+}
+
+static char *labels_json(dv_arena_t *a, const dv_put_t *put) {
+  json_t *o = json_object();
+  if (o == NULL) return NULL;
+  for (size_t i = 0; i < put->n_labels; i++) {
+    if (json_object_set_new(o, put->labels[i].key, json_string(put->labels[i].value)) != 0) {
+      json_decref(o);
+      return NULL;
+    }
+  }
+  char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+  json_decref(o);
+  if (s == NULL) return NULL;
+  char *r = dv_arena_strdup(a, s);
+  free(s);
+  return r;
+}
+
+/* ---------------------------------------------------------------------------
+ * Reading a version's config: fold its chain
+ * ------------------------------------------------------------------------- */
+
+static int64_t be_i64(const char *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return (int64_t)be64toh(v);
+}
+
+static int16_t be_i16(const char *p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return (int16_t)be16toh(v);
+}
+
+static int read_config(dv_store_t *s, dv_arena_t *a, const char *switch_id, int64_t base,
+                       int64_t number, const char *version_id, const char *checksum_hex,
+                       dv_switch_cfg_t **out, dv_err_t *err) {
+  char b[24], n[24];
+  snprintf(b, sizeof b, "%" PRId64, base);
+  snprintf(n, sizeof n, "%" PRId64, number);
+  const char *p[] = {switch_id, b, n};
+  PGresult *r = store_query(s,
+                            "SELECT number, codec, body FROM versions"
+                            " WHERE switch_id = $1 AND number BETWEEN $2 AND $3 ORDER BY number",
+                            3, p, NULL, NULL, 1, PGRES_TUPLES_OK, "read a version's body", err);
+  if (r == NULL) return -1;
+  int rows = PQntuples(r), rc = -1;
+  store_body_t *bodies = dv_arena_alloc(a, (size_t)(rows + 1) * sizeof *bodies);
+  if (bodies == NULL) {
+    DV_NOMEM(err);
+    goto cleanup;
+  }
+  if (rows != number - base + 1) {
+    dv_err_set(err, GRPC_STATUS_DATA_LOSS,
+               "version %s: its history has %d of the %" PRId64 " rows it is built from",
+               version_id, rows, number - base + 1);
+    goto cleanup;
+  }
+  for (int i = 0; i < rows; i++) {
+    if (PQgetlength(r, i, 0) != 8 || PQgetlength(r, i, 1) != 2) {
+      dv_err_set(err, GRPC_STATUS_INTERNAL, "unexpected binary column sizes");
+      goto cleanup;
+    }
+    bodies[i].full = be_i64(PQgetvalue(r, i, 0)) == base;
+    bodies[i].codec = be_i16(PQgetvalue(r, i, 1));
+    bodies[i].len = (size_t)PQgetlength(r, i, 2);
+    /* Copy: the result is cleared below, the config points into bodies. */
+    bodies[i].data = dv_arena_memdup(a, PQgetvalue(r, i, 2), bodies[i].len);
+    if (bodies[i].data == NULL) {
+      DV_NOMEM(err);
+      goto cleanup;
+    }
+  }
+  dv_switch_cfg_t *cfg;
+  if (layout_fold(a, bodies, (size_t)rows, &cfg, err) != 0) {
+    dv_err_prefix(err, "version %s", version_id);
+    goto cleanup;
+  }
+  char sum[DV_SHA256_HEX_LEN + 1];
+  if (dv_config_checksum(a, cfg, sum, err) != 0) goto cleanup;
+  if (strcmp(sum, checksum_hex) != 0) {
+    dv_err_set(err, GRPC_STATUS_DATA_LOSS,
+               "version %s is corrupt: its configuration's checksum is %s, stored %s", version_id,
+               sum, checksum_hex);
+    goto cleanup;
+  }
+  *out = cfg;
+  rc = 0;
+cleanup:
+  PQclear(r);
+  return rc;
+}
+
+int dv_version_id_parse(const char *id, int64_t *out, dv_err_t *err) {
+  if (id == NULL || id[0] == '\0')
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "version_id: required");
+  size_t n = strlen(id);
+  if (n > 18) goto bad;
+  for (size_t i = 0; i < n; i++)
+    if (!isdigit((unsigned char)id[i])) goto bad;
+  *out = strtoll(id, NULL, 10);
+  if (*out <= 0) goto bad;
+  return 0;
+bad:
+  return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "version_id: \"%.64s\" is not a version id",
+                    id);
+}
+
+int dv_store_get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_version_info_t **info,
+                         dv_switch_cfg_t **config, dv_err_t *err) {
+  int64_t vid;
+  if (dv_version_id_parse(id, &vid, err) != 0) return -1;
+  const char *p[] = {id};
+  PGresult *r = store_query(s,
+                            "SELECT " VINFO_COLS ", v.switch_id, v.base_number"
+                            " FROM versions v WHERE v.id = $1",
+                            1, p, NULL, NULL, 0, PGRES_TUPLES_OK, "read a version", err);
+  if (r == NULL) return -1;
+  int rc = -1;
+  if (PQntuples(r) == 0) {
+    dv_err_set(err, GRPC_STATUS_NOT_FOUND, "version %s not found", id);
+    goto cleanup;
+  }
+  dv_version_info_t *v;
+  if (row_to_info(a, r, 0, &v, err) != 0) goto cleanup;
+  if (config != NULL &&
+      read_config(s, a, PQgetvalue(r, 0, VINFO_NCOLS), col_i64(r, 0, VINFO_NCOLS + 1), v->number,
+                  v->id, v->checksum, config, err) != 0)
+    goto cleanup;
+  if (info != NULL) *info = v;
+  rc = 0;
+cleanup:
+  PQclear(r);
+  return rc;
+}
+
+int dv_store_version_lineage(dv_store_t *s, const char *version_id, int64_t *lineage,
+                             dv_err_t *err) {
+  int64_t vid;
+  if (dv_version_id_parse(version_id, &vid, err) != 0) return -1;
+  const char *p[] = {version_id};
+  PGresult *r = store_query(s, "SELECT switch_id FROM versions WHERE id = $1", 1, p, NULL, NULL,
+                            0, PGRES_TUPLES_OK, "read a version's switch", err);
+  if (r == NULL) return -1;
+  int rc = 0;
+  if (PQntuples(r) == 0)
+    rc = dv_err_set(err, GRPC_STATUS_NOT_FOUND, "version %s not found", version_id);
+  else
+    *lineage = col_i64(r, 0, 0);
+  PQclear(r);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------------
+ * Writing a version
+ * ------------------------------------------------------------------------- */
+
+#define RESOLVE_SQL                                                          \
+  "SELECT switch_id FROM switch_aliases WHERE plane = $1 AND uuid = $2"      \
+  " UNION ALL SELECT id FROM switches WHERE plane = $1 AND uuid = $2 LIMIT 1"
+
+/* The lineage of (plane, uuid): an alias first, then the switch's own
+ * identity. *found = 0 when none. */
+static int resolve_lineage(dv_store_t *s, const char *plane, const char *uuid, char *id,
+                           size_t idlen, int *found, dv_err_t *err) {
+  const char *p[] = {plane, uuid};
+  PGresult *r = store_query(s, RESOLVE_SQL, 2, p, NULL, NULL, 0, PGRES_TUPLES_OK,
+                            "look up a switch", err);
+  if (r == NULL) return -1;
+  *found = PQntuples(r) > 0;
+  if (*found) snprintf(id, idlen, "%s", PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return 0;
+}
+
+static int ensure_lineage(dv_store_t *s, const char *plane, const dv_switch_cfg_t *cfg, char *id,
+                          size_t idlen, dv_err_t *err) {
+  int found;
+  if (resolve_lineage(s, plane, cfg->uuid, id, idlen, &found, err) != 0) return -1;
+  if (found) return 0;
+  const char *p[] = {plane, cfg->uuid, cfg->name};
+  /* ON CONFLICT: another process may create it at the same moment; both
+   * then find the same row below. */
+  PGresult *r = store_query(s,
+                            "INSERT INTO switches (plane, uuid, name) VALUES ($1, $2, $3)"
+                            " ON CONFLICT (plane, uuid) DO NOTHING",
+                            3, p, NULL, NULL, 0, PGRES_COMMAND_OK, "record a new switch", err);
+  if (r == NULL) return -1;
+  PQclear(r);
+  if (resolve_lineage(s, plane, cfg->uuid, id, idlen, &found, err) != 0) return -1;
+  if (!found)
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "switch %s on plane %s vanished after insert",
+                      cfg->uuid, plane);
+  return 0;
+}
+
+static int check_identities(dv_arena_t *a, const dv_switch_cfg_t *cfg, dv_err_t *err) {
+  /* canonical order puts equal keys next to each other; names are checked
+   * through the identity (key or name). */
+  for (size_t i = 1; i < cfg->n_portgroups; i++) {
+    const char *x = layout_pg_identity(cfg->portgroups[i - 1]);
+    const char *y = layout_pg_identity(cfg->portgroups[i]);
+    if (strcmp(x, y) == 0 && cfg->portgroups[i]->key[0] != '\0')
+      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                        "config.portgroups: key \"%s\" appears twice", x);
+  }
+  for (size_t i = 0; i < cfg->n_portgroups; i++)
+    if (cfg->portgroups[i]->name[0] == '\0')
+      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                        "config.portgroups[%zu].name: required", i);
+  (void)a;
+  return 0;
+}
+
+int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
+                         dv_version_info_t **out, bool *unchanged, dv_err_t *err) {
+  dv_switch_cfg_t *cfg = put->config;
+  uint8_t *canon;
+  size_t canon_len;
+  char sum[DV_SHA256_HEX_LEN + 1];
+  if (cfg->uuid[0] == '\0')
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.uuid: required");
+  if (dv_config_encode(a, cfg, &canon, &canon_len, err) != 0) return -1;
+  if (check_identities(a, cfg, err) != 0) return -1;
+  dv_sha256_hex(canon, canon_len, sum);
+  char *labels = labels_json(a, put);
+  if (labels == NULL) return DV_NOMEM(err);
+
+  PGresult *r = NULL;
+  int rc = -1;
+  char lineage[24];
+  *unchanged = false;
+  if (store_begin(s, err) != 0) return -1;
+  if (ensure_lineage(s, put->plane, cfg, lineage, sizeof lineage, err) != 0) goto cleanup;
+
+  /* Lock the switch's history: concurrent exporters of one switch, in this
+   * process or another, take turns here, so numbers stay gapless. */
+  const char *lp[] = {lineage};
+  r = store_query(s, "SELECT latest_number FROM switches WHERE id = $1 FOR UPDATE", 1, lp, NULL,
+                  NULL, 0, PGRES_TUPLES_OK, "lock a switch's history", err);
+  if (r == NULL) goto cleanup;
+  int64_t latest = col_i64(r, 0, 0);
+  PQclear(r);
+  r = NULL;
+
+  store_body_t body;
+  int64_t base = latest + 1, chain = 0;
+  if (latest > 0) {
+    char ln[24];
+    snprintf(ln, sizeof ln, "%" PRId64, latest);
+    const char *p[] = {lineage, ln};
+    r = store_query(s,
+                    "SELECT " VINFO_COLS ", v.base_number, v.chain_bytes,"
+                    " (SELECT octet_length(b.body) FROM versions b"
+                    "   WHERE b.switch_id = v.switch_id AND b.number = v.base_number)"
+                    " FROM versions v WHERE v.switch_id = $1 AND v.number = $2",
+                    2, p, NULL, NULL, 0, PGRES_TUPLES_OK, "read the latest version", err);
+    if (r == NULL) goto cleanup;
+    if (PQntuples(r) != 1) {
+      dv_err_set(err, GRPC_STATUS_DATA_LOSS, "switch history %s: latest version %" PRId64 " missing",
+                 lineage, latest);
+      goto cleanup;
+    }
+    dv_version_info_t *prev_info;
+    if (row_to_info(a, r, 0, &prev_info, err) != 0) goto cleanup;
+    if (strcmp(prev_info->checksum, sum) == 0 && (int)prev_info->scope == put->scope &&
+        strcmp(prev_info->plane, put->plane) == 0) {
+      *unchanged = true;
+      *out = prev_info;
+      PQclear(r);
+      r = NULL;
+      rc = store_commit(s, err);
+      goto cleanup;
+    }
+    int64_t prev_base = col_i64(r, 0, VINFO_NCOLS);
+    int64_t prev_chain = col_i64(r, 0, VINFO_NCOLS + 1);
+    int64_t base_len = col_i64(r, 0, VINFO_NCOLS + 2);
+    PQclear(r);
+    r = NULL;
+    dv_switch_cfg_t *prev;
+    if (read_config(s, a, lineage, prev_base, latest, prev_info->id, prev_info->checksum, &prev,
+                    err) != 0)
+      goto cleanup;
+    if (layout_encode_delta(a, prev, cfg, &body, err) != 0) goto cleanup;
+    chain = prev_chain + (int64_t)body.len;
+    if (chain <= base_len && latest + 1 - prev_base < MAX_CHAIN_LENGTH)
+      base = prev_base;
+    else
+      chain = 0;
+  }
+  if (base == latest + 1 && layout_encode_full(a, canon, canon_len, &body, err) != 0) goto cleanup;
+
+  char num[24], bnum[24], chainb[24], codec[8], pgc[16], scope[8];
+  char sumx[DV_SHA256_HEX_LEN + 3];
+  snprintf(num, sizeof num, "%" PRId64, latest + 1);
+  snprintf(bnum, sizeof bnum, "%" PRId64, base);
+  snprintf(chainb, sizeof chainb, "%" PRId64, chain);
+  snprintf(codec, sizeof codec, "%d", body.codec);
+  snprintf(pgc, sizeof pgc, "%zu", cfg->n_portgroups);
+  snprintf(scope, sizeof scope, "%d", put->scope);
+  snprintf(sumx, sizeof sumx, "\\x%s", sum);
+  const char *ip[] = {lineage, num, put->plane, cfg->uuid, cfg->name, sumx,
+                      put->note ? put->note : "", labels, scope, pgc, bnum, chainb, codec,
+                      (const char *)body.data};
+  int ilen[14] = {0};
+  int ifmt[14] = {0};
+  ilen[13] = (int)body.len;
+  ifmt[13] = 1; /* body as binary */
+  r = store_query(s,
+                  "INSERT INTO versions AS v (switch_id, number, plane, switch_uuid, switch_name,"
+                  " checksum, note, labels, scope, portgroup_count, base_number, chain_bytes,"
+                  " codec, body) VALUES ($1, $2, $3, $4, $5, $6::bytea, $7, $8::jsonb, $9, $10,"
+                  " $11, $12, $13, $14) RETURNING " VINFO_COLS,
+                  14, ip, ilen, ifmt, 0, PGRES_TUPLES_OK, "store a version", err);
+  if (r == NULL) goto cleanup;
+  if (row_to_info(a, r, 0, out, err) != 0) goto cleanup;
+  PQclear(r);
+  const char *up[] = {lineage, num, cfg->name};
+  r = store_query(s, "UPDATE switches SET latest_number = $2, name = $3 WHERE id = $1", 3, up,
+                  NULL, NULL, 0, PGRES_COMMAND_OK, "advance a switch's history", err);
+  if (r == NULL) goto cleanup;
+  PQclear(r);
+  r = NULL;
+  rc = store_commit(s, err);
+cleanup:
+  PQclear(r);
+  if (rc != 0) store_rollback(s);
+  return rc;
+}
+
+int dv_store_latest_for(dv_store_t *s, dv_arena_t *a, const char *plane, const char *uuid,
+                        dv_version_info_t **out, int64_t *lineage, dv_err_t *err) {
+  char id[24];
+  int found;
+  *out = NULL;
+  if (resolve_lineage(s, plane, uuid, id, sizeof id, &found, err) != 0) return -1;
+  if (!found) return 0;
+  if (lineage != NULL) *lineage = strtoll(id, NULL, 10);
+  const char *p[] = {id};
+  PGresult *r = store_query(s,
+                            "SELECT " VINFO_COLS " FROM versions v JOIN switches s"
+                            " ON s.id = v.switch_id AND v.number = s.latest_number WHERE s.id = $1",
+                            1, p, NULL, NULL, 0, PGRES_TUPLES_OK, "read a switch's latest version",
+                            err);
+  if (r == NULL) return -1;
+  int rc = PQntuples(r) > 0 ? row_to_info(a, r, 0, out, err) : 0;
+  PQclear(r);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------------
+ * Listing
+ * ------------------------------------------------------------------------- */
+
+int dv_store_list_versions(dv_store_t *s, dv_arena_t *a, const dv_list_filter_t *f,
+                           int64_t before_id, int limit, dv_version_info_t ***out, size_t *n,
+                           bool *more, dv_err_t *err) {
+  char before[24], lim[16];
+  snprintf(before, sizeof before, "%" PRId64, before_id);
+  snprintf(lim, sizeof lim, "%d", limit + 1);
+  const char *p[] = {f->plane, f->switch_uuid, f->switch_name, before, lim};
+  PGresult *r = store_query(
+      s,
+      "SELECT " VINFO_COLS " FROM versions v"
+      " WHERE ($1 = '' OR v.plane = $1)"
+      "   AND ($2 = '' OR v.switch_id IN (SELECT switch_id FROM switch_aliases WHERE uuid = $2"
+      "                                   UNION SELECT id FROM switches WHERE uuid = $2))"
+      "   AND ($3 = '' OR v.switch_name = $3)"
+      "   AND ($4::bigint = 0 OR v.id < $4::bigint)"
+      " ORDER BY v.id DESC LIMIT $5::integer",
+      5, p, NULL, NULL, 0, PGRES_TUPLES_OK, "list versions", err);
+  if (r == NULL) return -1;
+  int rows = PQntuples(r), rc = -1;
+  *more = rows > limit;
+  if (*more) rows = limit;
+  *out = dv_arena_alloc(a, (size_t)(rows + 1) * sizeof(void *));
+  if (*out == NULL) {
+    DV_NOMEM(err);
+    goto cleanup;
+  }
+  *n = 0;
+  for (int i = 0; i < rows; i++) {
+    if (row_to_info(a, r, i, &(*out)[i], err) != 0) goto cleanup;
+    (*n)++;
+  }
+  rc = 0;
+cleanup:
+  PQclear(r);
+  return rc;
+}
+
+int dv_store_list_switches(dv_store_t *s, dv_arena_t *a, const char *plane,
+                           Dvsconf__V1__SwitchSummary ***out, size_t *n, dv_err_t *err) {
+  const char *p[] = {plane};
+  PGresult *r = store_query(s,
+                            "SELECT " VINFO_COLS " FROM switches s JOIN versions v"
+                            " ON v.switch_id = s.id AND v.number = s.latest_number"
+                            " WHERE ($1 = '' OR v.plane = $1) ORDER BY v.plane, v.switch_name, v.id",
+                            1, p, NULL, NULL, 0, PGRES_TUPLES_OK, "list switches", err);
+  if (r == NULL) return -1;
+  int rows = PQntuples(r), rc = -1;
+  *out = dv_arena_alloc(a, (size_t)(rows + 1) * sizeof(void *));
+  if (*out == NULL) {
+    DV_NOMEM(err);
+    goto cleanup;
+  }
+  *n = 0;
+  for (int i = 0; i < rows; i++) {
+    Dvsconf__V1__SwitchSummary *sw = dv_arena_msg(a, &dvsconf__v1__switch_summary__descriptor);
+    if (sw == NULL) {
+      DV_NOMEM(err);
+      goto cleanup;
+    }
+    if (row_to_info(a, r, i, &sw->latest_version, err) != 0) goto cleanup;
+    sw->plane = sw->latest_version->plane;
+    sw->uuid = sw->latest_version->switch_uuid;
+    sw->name = sw->latest_version->switch_name;
+    sw->portgroup_count = sw->latest_version->portgroup_count;
+    (*out)[(*n)++] = sw;
+  }
+  rc = 0;
+cleanup:
+  PQclear(r);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------------
+ * Imports and locks
+ * ------------------------------------------------------------------------- */
+
+int dv_store_record_import(dv_store_t *s, dv_arena_t *a, const dv_import_rec_t *rec,
+                           char **import_id, dv_err_t *err) {
+  char mode[8];
+  snprintf(mode, sizeof mode, "%d", rec->mode);
+  PGresult *r = NULL;
+  int rc = -1;
+  if (store_begin(s, err) != 0) return -1;
+  const char *p[] = {rec->version_id, mode, rec->target_plane, rec->switch_uuid,
+                     rec->switch_name, rec->plan_sha256, rec->result, rec->message,
+                     rec->id_map_json};
+  r = store_query(s,
+                  "INSERT INTO imports (version_id, mode, target_plane, switch_uuid, switch_name,"
+                  " plan_sha256, result, message, id_map) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                  " $8, $9::jsonb) RETURNING id",
+                  9, p, NULL, NULL, 0, PGRES_TUPLES_OK, "record an import", err);
+  if (r == NULL) goto cleanup;
+  *import_id = dv_arena_strdup(a, PQgetvalue(r, 0, 0));
+  PQclear(r);
+  r = NULL;
+  if (*import_id == NULL) {
+    DV_NOMEM(err);
+    goto cleanup;
+  }
+  if (rec->continue_lineage) {
+    const char *ap[] = {rec->target_plane, rec->switch_uuid, rec->version_id};
+    /* The re-created switch continues the version's history, unless its
+     * (plane, uuid) already is that history's own identity. */
+    r = store_query(s,
+                    "INSERT INTO switch_aliases (plane, uuid, switch_id)"
+                    " SELECT $1, $2, v.switch_id FROM versions v WHERE v.id = $3"
+                    "   AND NOT EXISTS (SELECT 1 FROM switches s WHERE s.id = v.switch_id"
+                    "                   AND s.plane = $1 AND s.uuid = $2)"
+                    " ON CONFLICT (plane, uuid) DO UPDATE SET switch_id = EXCLUDED.switch_id",
+                    3, ap, NULL, NULL, 0, PGRES_COMMAND_OK, "record a switch alias", err);
+    if (r == NULL) goto cleanup;
+    PQclear(r);
+    r = NULL;
+  }
+  rc = store_commit(s, err);
+cleanup:
+  PQclear(r);
+  if (rc != 0) store_rollback(s);
+  return rc;
+}
+
+int dv_store_lock_switch(dv_store_t *s, const char *plane, const char *switch_key,
+                         dv_err_t *err) {
+  const char *p[] = {plane, switch_key};
+  PGresult *r = store_query(s, "SELECT pg_try_advisory_lock(hashtextextended($1 || '/' || $2, 7))",
+                            2, p, NULL, NULL, 0, PGRES_TUPLES_OK, "lock a switch for import", err);
+  if (r == NULL) return -1;
+  int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+  PQclear(r);
+  if (!got)
+    return dv_err_set(err, GRPC_STATUS_ABORTED,
+                      "another import on switch \"%s\" of plane \"%s\" is in progress; retry later",
+                      switch_key, plane);
+  return 0;
+}
+
+void dv_store_unlock_switch(dv_store_t *s, const char *plane, const char *switch_key) {
+  const char *p[] = {plane, switch_key};
+  dv_err_t err = DV_ERR_INIT;
+  /* If the connection was lost, the server already released the lock. */
+  PGresult *r = store_query(s, "SELECT pg_advisory_unlock(hashtextextended($1 || '/' || $2, 7))",
+                            2, p, NULL, NULL, 0, PGRES_TUPLES_OK, "unlock a switch", &err);
+  PQclear(r);
+}

@@ -1,0 +1,118 @@
+/* dv_store: the version store, in PostgreSQL. libpq is used in storage/
+ * only. See storage/README.md for the schema and the storage layout.
+ *
+ * One dv_store_t is one database connection: it belongs to one thread at a
+ * time (the service keeps one per worker thread). A lost connection makes
+ * the call fail with UNAVAILABLE; the next call reconnects by itself.
+ *
+ * Every function returns 0 or -1 with *err set; everything it returns is
+ * allocated in the caller's arena. A failed call writes nothing: each
+ * writing function runs in one transaction. */
+#ifndef DV_STORE_H
+#define DV_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "err.h"
+#include "model.h"
+
+typedef struct dv_store dv_store_t;
+typedef Dvsconf__V1__VersionInfo dv_version_info_t;
+
+/* Connect (or remember conninfo and fail with UNAVAILABLE when the database
+ * is down: *out is still set, later calls retry). */
+int dv_store_open(const char *conninfo, dv_store_t **out, dv_err_t *err);
+void dv_store_close(dv_store_t *s); /* NULL-safe */
+
+/* Apply the numbered schema migrations not yet applied, under an advisory
+ * lock, so two processes starting at once are safe. */
+int dv_store_migrate(dv_store_t *s, dv_err_t *err);
+
+typedef struct dv_label {
+  const char *key;
+  const char *value;
+} dv_label_t;
+
+/* A new version for put_version. */
+typedef struct dv_put {
+  const char *plane;
+  dv_switch_cfg_t *config; /* canonicalized in place; uuid and name set */
+  int scope;               /* Dvsconf__V1__ExportScope */
+  const char *note;
+  const dv_label_t *labels;
+  size_t n_labels;
+} dv_put_t;
+
+/* Store config as the next version of its switch (found by plane + uuid,
+ * or an alias recorded by a create-original import), unless it equals the
+ * switch's latest version: then *unchanged = true and *out is that version.
+ * Version numbers are gapless and unique under concurrent writers. */
+int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
+                         dv_version_info_t **out, bool *unchanged, dv_err_t *err);
+
+/* Read one version; its checksum is verified (DATA_LOSS on mismatch).
+ * NOT_FOUND when absent, INVALID_ARGUMENT when id is malformed. */
+int dv_store_get_version(dv_store_t *s, dv_arena_t *a, const char *id,
+                         dv_version_info_t **info, dv_switch_cfg_t **config, dv_err_t *err);
+
+/* The lineage id of a version's switch (to tell "same switch history"). */
+int dv_store_version_lineage(dv_store_t *s, const char *version_id, int64_t *lineage,
+                             dv_err_t *err);
+
+/* Latest stored version of a live switch (NULL when none). */
+int dv_store_latest_for(dv_store_t *s, dv_arena_t *a, const char *plane, const char *uuid,
+                        dv_version_info_t **out, int64_t *lineage, dv_err_t *err);
+
+typedef struct dv_list_filter {
+  const char *plane;       /* "" = any */
+  const char *switch_uuid; /* "" = any */
+  const char *switch_name; /* "" = any */
+} dv_list_filter_t;
+
+/* Newest first, at most limit rows with id below before_id (0 = from the
+ * newest). *more is set when more rows follow. */
+int dv_store_list_versions(dv_store_t *s, dv_arena_t *a, const dv_list_filter_t *f,
+                           int64_t before_id, int limit, dv_version_info_t ***out, size_t *n,
+                           bool *more, dv_err_t *err);
+
+/* Switches known to the store (filter by plane, "" = all), each with its
+ * latest version. */
+int dv_store_list_switches(dv_store_t *s, dv_arena_t *a, const char *plane,
+                           Dvsconf__V1__SwitchSummary ***out, size_t *n, dv_err_t *err);
+
+/* Record an import; for a create-original import also record that
+ * (plane, new_uuid) continues the lineage of the version's switch, so that
+ * its next export continues the same history. Returns the import id. */
+typedef struct dv_import_rec {
+  const char *version_id;
+  int mode;
+  const char *target_plane;
+  const char *switch_uuid;
+  const char *switch_name;
+  const char *plan_sha256; /* hex */
+  const char *result;      /* OK, or the status name */
+  const char *message;
+  const char *id_map_json; /* JSON array of identity pairs, or "[]" */
+  bool continue_lineage;   /* create-original */
+} dv_import_rec_t;
+
+int dv_store_record_import(dv_store_t *s, dv_arena_t *a, const dv_import_rec_t *rec,
+                           char **import_id, dv_err_t *err);
+
+/* Serialize imports on one switch across processes: a session advisory
+ * lock on (plane, switch). try_lock fails with ABORTED when another import
+ * holds it. */
+int dv_store_lock_switch(dv_store_t *s, const char *plane, const char *switch_key, dv_err_t *err);
+void dv_store_unlock_switch(dv_store_t *s, const char *plane, const char *switch_key);
+
+/* Page tokens: opaque, bound to the filter they were made for. */
+char *dv_page_token_make(dv_arena_t *a, const dv_list_filter_t *f, int64_t last_id);
+int dv_page_token_parse(const char *token, const dv_list_filter_t *f, int64_t *last_id,
+                        dv_err_t *err);
+
+/* Version ids are opaque strings; internally a positive integer. */
+int dv_version_id_parse(const char *id, int64_t *out, dv_err_t *err);
+
+#endif

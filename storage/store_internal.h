@@ -1,0 +1,54 @@
+/* Shared by the files of storage/: the connection and query helpers. */
+#ifndef DV_STORE_INTERNAL_H
+#define DV_STORE_INTERNAL_H
+
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+#include "store.h"
+
+struct dv_store {
+  char *conninfo;
+  PGconn *conn;
+  int in_tx;
+};
+
+/* Run one statement with parameters (PQexecParams). Returns the result when
+ * its status is `want`, else NULL with *err set (UNAVAILABLE when the
+ * connection is lost, ABORTED for serialization failures and deadlocks,
+ * ALREADY_EXISTS for unique violations, INTERNAL otherwise) naming `what`.
+ * Outside a transaction a lost connection is re-opened and the statement
+ * retried once. The caller PQclear()s the result. */
+PGresult *store_query(dv_store_t *s, const char *sql, int n, const char *const *vals,
+                      const int *lens, const int *fmts, int result_binary, ExecStatusType want,
+                      const char *what, dv_err_t *err);
+
+int store_begin(dv_store_t *s, dv_err_t *err);
+int store_commit(dv_store_t *s, dv_err_t *err);
+void store_rollback(dv_store_t *s); /* no-op outside a transaction */
+
+/* layout.c: the body of a version (full or delta), compressed or not. */
+typedef struct store_body {
+  int full;          /* 1: whole config; 0: delta */
+  int codec;         /* 0 raw protobuf, 1 zlib */
+  uint8_t *data;
+  size_t len;
+} store_body_t;
+
+/* Encode `cur` against `prev` (NULL: full). `cur` and `prev` are canonical. */
+int layout_encode_full(dv_arena_t *a, const uint8_t *canon, size_t canon_len, store_body_t *out,
+                       dv_err_t *err);
+int layout_encode_delta(dv_arena_t *a, const dv_switch_cfg_t *prev, const dv_switch_cfg_t *cur,
+                        store_body_t *out, dv_err_t *err);
+
+/* Rebuild a config from a chain: bodies[0] is full, the rest deltas in
+ * order. The result is canonical. DATA_LOSS when a body does not decode. */
+int layout_fold(dv_arena_t *a, const store_body_t *bodies, size_t n, dv_switch_cfg_t **out,
+                dv_err_t *err);
+
+/* Identity of a port group within one config: its key, or its name when the
+ * key is empty. */
+const char *layout_pg_identity(const dv_pg_cfg_t *pg);
+
+#endif

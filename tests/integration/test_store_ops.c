@@ -1,0 +1,453 @@
+/* The version store and the service operations, against a real PostgreSQL
+ * (PGURI) and the in-memory fake plane. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "fake_adapter.h"
+#include "ops.h"
+#include "store.h"
+
+static const char *pguri;
+
+typedef struct fixture {
+  dv_arena_t *a;
+  dv_store_t *store;
+  dv_planes_t planes;
+  dv_plane_entry_t entry;
+  dv_ctx_t ctx;
+} fixture_t;
+
+static int setup(void **state) {
+  fixture_t *f = calloc(1, sizeof *f);
+  dv_err_t err = DV_ERR_INIT;
+  f->a = dv_arena_new();
+  if (dv_store_open(pguri, &f->store, &err) != 0 || dv_store_migrate(f->store, &err) != 0) {
+    fprintf(stderr, "store: %s\n", err.msg);
+    return -1;
+  }
+  f->entry.conf.name = "fake";
+  f->entry.conf.kind = "fake";
+  f->entry.conf.url = "mem://fake";
+  f->entry.ops = &dv_fake_adapter;
+  f->planes.v = &f->entry;
+  f->planes.n = 1;
+  if (dv_planes_open(&f->planes, &err) != 0) return -1;
+  f->ctx = (dv_ctx_t){f->a, f->store, &f->planes};
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture_t *f = *state;
+  dv_planes_close(&f->planes);
+  dv_store_close(f->store);
+  dv_arena_free(f->a);
+  free(f);
+  return 0;
+}
+
+static PGresult *sql(const char *q, int n, const char *const *p) {
+  PGconn *c = PQconnectdb(pguri);
+  PGresult *r = PQexecParams(c, q, n, NULL, p, NULL, NULL, 0);
+  ExecStatusType st = PQresultStatus(r);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) fail_msg("%s: %s", q, PQerrorMessage(c));
+  PQfinish(c);
+  return r;
+}
+
+static Dvsconf__V1__ExportResponse *export(fixture_t *f, const char *name, dv_err_t *err) {
+  Dvsconf__V1__ExportRequest req = DVSCONF__V1__EXPORT_REQUEST__INIT;
+  req.plane = "fake";
+  req.switch_name = (char *)name;
+  Dvsconf__V1__ExportResponse *resp = NULL;
+  if (dv_op_export(&f->ctx, &req, &resp, err) != 0) return NULL;
+  return resp;
+}
+
+static void migrations_are_idempotent(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(dv_store_migrate(f->store, &err), 0);
+  PGresult *r = sql("SELECT count(*) FROM schema_migrations", 0, NULL);
+  assert_string_equal(PQgetvalue(r, 0, 0), "1");
+  PQclear(r);
+}
+
+static void export_unchanged_and_history(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_plane_t *plane = f->entry.handle;
+  fake_plane_add(plane, fake_config(f->a, "sw-hist", "uuid-hist", 20));
+  Dvsconf__V1__ExportResponse *r1 = export(f, "sw-hist", &err);
+  assert_non_null(r1);
+  assert_int_equal(r1->version->number, 1);
+  assert_false(r1->unchanged);
+  assert_int_equal(r1->version->portgroup_count, 20);
+  assert_int_equal(strlen(r1->version->checksum), 64);
+
+  Dvsconf__V1__ExportResponse *r2 = export(f, "sw-hist", &err);
+  assert_non_null(r2);
+  assert_true(r2->unchanged);
+  assert_string_equal(r2->version->id, r1->version->id);
+
+  /* change one port group on the plane, export again */
+  dv_switch_cfg_t *c = fake_config(f->a, "sw-hist", "uuid-hist", 20);
+  c->portgroups[5]->default_port_config->vlan->vlan_id = 555;
+  dv_switch_ref_t ref = {"sw-hist", ""};
+  assert_int_equal(dv_fake_adapter.delete_switch(plane, &ref, &err), 0);
+  fake_plane_add(plane, c);
+  Dvsconf__V1__ExportResponse *r3 = export(f, "sw-hist", &err);
+  assert_non_null(r3);
+  assert_int_equal(r3->version->number, 2);
+
+  /* the second version is a delta: one port group, not twenty */
+  const char *p[] = {r3->version->id};
+  PGresult *res = sql("SELECT base_number, octet_length(body) FROM versions WHERE id = $1", 1, p);
+  assert_string_equal(PQgetvalue(res, 0, 0), "1");
+  assert_true(atoi(PQgetvalue(res, 0, 1)) < 200);
+  PQclear(res);
+
+  /* list newest first, page by page */
+  Dvsconf__V1__ListVersionsRequest lr = DVSCONF__V1__LIST_VERSIONS_REQUEST__INIT;
+  lr.switch_uuid = "uuid-hist";
+  lr.page_size = 1;
+  Dvsconf__V1__ListVersionsResponse *l;
+  assert_int_equal(dv_op_list_versions(&f->ctx, &lr, &l, &err), 0);
+  assert_int_equal(l->n_versions, 1);
+  assert_string_equal(l->versions[0]->id, r3->version->id);
+  assert_true(l->next_page_token[0] != '\0');
+  lr.page_token = l->next_page_token;
+  assert_int_equal(dv_op_list_versions(&f->ctx, &lr, &l, &err), 0);
+  assert_int_equal(l->n_versions, 1);
+  assert_string_equal(l->versions[0]->id, r1->version->id);
+  assert_string_equal(l->next_page_token, "");
+  /* a token with another filter is refused */
+  lr.switch_uuid = "";
+  assert_int_equal(dv_op_list_versions(&f->ctx, &lr, &l, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+
+  /* diff v1 -> v2: exactly the change */
+  Dvsconf__V1__DiffRequest dr = DVSCONF__V1__DIFF_REQUEST__INIT;
+  dr.from_version_id = r1->version->id;
+  dr.to_version_id = r3->version->id;
+  Dvsconf__V1__DiffResponse *d;
+  dv_err_clear(&err);
+  assert_int_equal(dv_op_diff(&f->ctx, &dr, &d, &err), 0);
+  assert_int_equal(d->n_changes, 1);
+  assert_string_equal(d->changes[0]->path, "portgroups[\"pg-5\"].default_port_config.vlan.vlan_id");
+  assert_string_equal(d->changes[0]->old_value, "105");
+  assert_string_equal(d->changes[0]->new_value, "555");
+  /* and v1 against the live switch */
+  dr.to_version_id = "";
+  dr.to_plane = "fake";
+  dr.to_switch_name = "sw-hist";
+  assert_int_equal(dv_op_diff(&f->ctx, &dr, &d, &err), 0);
+  assert_int_equal(d->n_changes, 1);
+
+  /* GetVersion returns the config; unknown and malformed ids */
+  Dvsconf__V1__GetVersionRequest gr = DVSCONF__V1__GET_VERSION_REQUEST__INIT;
+  gr.version_id = r3->version->id;
+  Dvsconf__V1__Version *v;
+  assert_int_equal(dv_op_get_version(&f->ctx, &gr, &v, &err), 0);
+  assert_int_equal(v->config->n_portgroups, 20);
+  assert_int_equal(dv_config_find_pg_by_name(v->config, "pg-5")->default_port_config->vlan->vlan_id,
+                   555);
+  gr.version_id = "999999999";
+  assert_int_equal(dv_op_get_version(&f->ctx, &gr, &v, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
+  dv_err_clear(&err);
+  gr.version_id = "v1";
+  assert_int_equal(dv_op_get_version(&f->ctx, &gr, &v, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+}
+
+static void bad_exports_write_nothing(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  PGresult *r = sql("SELECT count(*) FROM versions", 0, NULL);
+  char before[32];
+  snprintf(before, sizeof before, "%s", PQgetvalue(r, 0, 0));
+  PQclear(r);
+  Dvsconf__V1__ExportRequest req = DVSCONF__V1__EXPORT_REQUEST__INIT;
+  Dvsconf__V1__ExportResponse *resp;
+  req.plane = "fake";
+  assert_int_equal(dv_op_export(&f->ctx, &req, &resp, &err), -1); /* neither */
+  assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(err.msg, "switch_name"));
+  dv_err_clear(&err);
+  req.switch_name = "a";
+  req.switch_uuid = "b";
+  assert_int_equal(dv_op_export(&f->ctx, &req, &resp, &err), -1); /* both */
+  assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+  dv_err_clear(&err);
+  req.switch_uuid = "";
+  req.switch_name = "no-such-switch";
+  assert_int_equal(dv_op_export(&f->ctx, &req, &resp, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
+  assert_non_null(strstr(err.msg, "no-such-switch"));
+  dv_err_clear(&err);
+  req.plane = "nope";
+  assert_int_equal(dv_op_export(&f->ctx, &req, &resp, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
+  assert_non_null(strstr(err.msg, "plane"));
+  r = sql("SELECT count(*) FROM versions", 0, NULL);
+  assert_string_equal(PQgetvalue(r, 0, 0), before);
+  PQclear(r);
+}
+
+/* Several writers (each with its own connection) store versions of one
+ * switch at once: numbers stay 1..N, gapless and unique. */
+typedef struct writer {
+  int id;
+  int ok;
+} writer_t;
+
+static void *write_versions(void *arg) {
+  writer_t *w = arg;
+  dv_store_t *s = NULL;
+  dv_err_t err = DV_ERR_INIT;
+  dv_arena_t *a = dv_arena_new();
+  if (dv_store_open(pguri, &s, &err) != 0) goto done;
+  for (int k = 0; k < 10; k++) {
+    dv_switch_cfg_t *c = fake_config(a, "sw-conc", "uuid-conc", 50);
+    c->portgroups[w->id]->num_ports = 100 + k; /* a distinct config per write */
+    c->portgroups[49]->num_ports = w->id * 1000 + k;
+    dv_put_t put = {"fake", c, 0, "", NULL, 0};
+    dv_version_info_t *info;
+    bool unchanged;
+    if (dv_store_put_version(s, a, &put, &info, &unchanged, &err) != 0) {
+      fprintf(stderr, "writer %d: %s\n", w->id, err.msg);
+      goto done;
+    }
+  }
+  w->ok = 1;
+done:
+  dv_store_close(s);
+  dv_arena_free(a);
+  return NULL;
+}
+
+static void concurrent_writers_keep_numbers_gapless(void **state) {
+  pthread_t t[4];
+  writer_t w[4];
+  for (int i = 0; i < 4; i++) {
+    w[i] = (writer_t){i, 0};
+    pthread_create(&t[i], NULL, write_versions, &w[i]);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    assert_true(w[i].ok);
+  }
+  PGresult *r = sql("SELECT count(*), count(DISTINCT number), min(number), max(number)"
+                    " FROM versions v JOIN switches s ON s.id = v.switch_id"
+                    " WHERE s.uuid = 'uuid-conc'",
+                    0, NULL);
+  assert_string_equal(PQgetvalue(r, 0, 0), "40");
+  assert_string_equal(PQgetvalue(r, 0, 1), "40");
+  assert_string_equal(PQgetvalue(r, 0, 2), "1");
+  assert_string_equal(PQgetvalue(r, 0, 3), "40");
+  PQclear(r);
+  /* every one of them reads back with a valid checksum */
+  fixture_t *f = *state;
+  r = sql("SELECT v.id FROM versions v JOIN switches s ON s.id = v.switch_id"
+          " WHERE s.uuid = 'uuid-conc'", 0, NULL);
+  for (int i = 0; i < PQntuples(r); i++) {
+    dv_err_t err = DV_ERR_INIT;
+    dv_version_info_t *info;
+    dv_switch_cfg_t *cfg;
+    assert_int_equal(dv_store_get_version(f->store, f->a, PQgetvalue(r, i, 0), &info, &cfg, &err), 0);
+  }
+  PQclear(r);
+}
+
+static void storage_grows_with_change(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_arena_t *a = dv_arena_new();
+  dv_switch_cfg_t *c = fake_config(a, "sw-big", "uuid-big", 5000);
+  for (int k = 0; k < 30; k++) {
+    c->portgroups[(k * 37) % 5000]->default_port_config->vlan->vlan_id = 2000 + k;
+    dv_put_t put = {"fake", c, 0, "", NULL, 0};
+    dv_version_info_t *info;
+    bool unchanged;
+    assert_int_equal(dv_store_put_version(f->store, a, &put, &info, &unchanged, &err), 0);
+    assert_false(unchanged);
+  }
+  PGresult *r = sql("SELECT sum(octet_length(body)) FILTER (WHERE number = 1),"
+                    "       sum(octet_length(body)) FILTER (WHERE number > 1),"
+                    "       count(*) FILTER (WHERE number = base_number)"
+                    " FROM versions v JOIN switches s ON s.id = v.switch_id WHERE s.uuid = 'uuid-big'",
+                    0, NULL);
+  long first = atol(PQgetvalue(r, 0, 0)), rest = atol(PQgetvalue(r, 0, 1));
+  print_message("5,000 port groups: first version %ld bytes, 29 more versions %ld bytes\n", first,
+                rest);
+  assert_string_equal(PQgetvalue(r, 0, 2), "1"); /* one whole version */
+  assert_true(rest < 29 * 300);
+  PQclear(r);
+  /* the latest reads back exactly */
+  dv_version_info_t *latest;
+  assert_int_equal(dv_store_latest_for(f->store, a, "fake", "uuid-big", &latest, NULL, &err), 0);
+  dv_switch_cfg_t *got;
+  assert_int_equal(dv_store_get_version(f->store, a, latest->id, NULL, &got, &err), 0);
+  assert_true(dv_config_equal(a, got, c));
+  dv_arena_free(a);
+}
+
+static void import_modes_and_safety(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_plane_t *plane = f->entry.handle;
+  fake_plane_add(plane, fake_config(f->a, "sw-imp", "uuid-imp", 6));
+  Dvsconf__V1__ExportResponse *v1 = export(f, "sw-imp", &err);
+  assert_non_null(v1);
+
+  /* someone changes two port groups on the plane */
+  dv_switch_cfg_t *changed = fake_config(f->a, "sw-imp", "uuid-imp", 6);
+  changed->portgroups[1]->default_port_config->vlan->vlan_id = 901;
+  changed->portgroups[2]->num_ports = 99;
+  dv_switch_ref_t ref = {"sw-imp", ""};
+  assert_int_equal(dv_fake_adapter.delete_switch(plane, &ref, &err), 0);
+  fake_plane_add(plane, changed);
+
+  Dvsconf__V1__ImportRequest ir = DVSCONF__V1__IMPORT_REQUEST__INIT;
+  Dvsconf__V1__ImportResponse *resp;
+  ir.version_id = v1->version->id;
+  assert_int_equal(dv_op_import(&f->ctx, &ir, &resp, &err), -1); /* mode 0 */
+  assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(err.msg, "mode"));
+  dv_err_clear(&err);
+
+  ir.mode = DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_APPLY_EXISTING;
+  ir.dry_run = 1;
+  assert_int_equal(dv_op_import(&f->ctx, &ir, &resp, &err), 0);
+  assert_int_equal(resp->n_plan, 2);
+  assert_false(resp->applied);
+  assert_string_equal(resp->safety_version_id, "");
+
+  /* a failing second step leaves the switch as it was */
+  ir.dry_run = 0;
+  fake_plane_fail_step(plane, fake_plane_steps(plane) + 2);
+  assert_int_equal(dv_op_import(&f->ctx, &ir, &resp, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_ABORTED);
+  assert_non_null(strstr(err.msg, "step 2"));
+  dv_switch_cfg_t *live;
+  dv_err_clear(&err);
+  assert_int_equal(dv_fake_adapter.read_switch(plane, &ref, f->a, &live, &err), 0);
+  assert_true(dv_config_equal(f->a, live, changed));
+
+  /* apply for real: reverted, with a safety version of the changed state */
+  assert_int_equal(dv_op_import(&f->ctx, &ir, &resp, &err), 0);
+  assert_true(resp->applied);
+  assert_int_equal(resp->n_plan, 2);
+  assert_true(resp->safety_version_id[0] != '\0');
+  assert_int_equal(dv_fake_adapter.read_switch(plane, &ref, f->a, &live, &err), 0);
+  dv_version_info_t *info;
+  dv_switch_cfg_t *orig, *safety;
+  assert_int_equal(dv_store_get_version(f->store, f->a, v1->version->id, &info, &orig, &err), 0);
+  assert_true(dv_config_equal(f->a, live, orig));
+  assert_int_equal(dv_store_get_version(f->store, f->a, resp->safety_version_id, &info, &safety, &err), 0);
+  assert_true(dv_config_equal(f->a, safety, changed));
+  /* again: nothing to do */
+  assert_int_equal(dv_op_import(&f->ctx, &ir, &resp, &err), 0);
+  assert_int_equal(resp->n_plan, 0);
+
+  /* create original while it exists: ALREADY_EXISTS */
+  ir.mode = DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_CREATE_ORIGINAL;
+  assert_int_equal(dv_op_import(&f->ctx, &ir, &resp, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_ALREADY_EXISTS);
+  dv_err_clear(&err);
+  /* lose it, re-create it: its next export continues the history */
+  assert_int_equal(dv_fake_adapter.delete_switch(plane, &ref, &err), 0);
+  assert_int_equal(dv_op_import(&f->ctx, &ir, &resp, &err), 0);
+  assert_true(resp->applied);
+  assert_string_equal(resp->switch_name, "sw-imp");
+  assert_true(resp->n_identity_map >= 7);
+  Dvsconf__V1__ExportResponse *after = export(f, "sw-imp", &err);
+  assert_non_null(after);
+  assert_true(after->unchanged || after->version->number > v1->version->number);
+
+  /* create new: renamed copy, new identifiers, no hosts */
+  ir.mode = DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_CREATE_NEW;
+  assert_int_equal(dv_op_import(&f->ctx, &ir, &resp, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(err.msg, "new_name"));
+  dv_err_clear(&err);
+  ir.new_name = "sw-copy";
+  ir.portgroup_prefix = "prod-";
+  assert_int_equal(dv_op_import(&f->ctx, &ir, &resp, &err), 0);
+  assert_true(resp->applied);
+  dv_switch_ref_t cref = {"sw-copy", ""};
+  dv_switch_cfg_t *copy;
+  assert_int_equal(dv_fake_adapter.read_switch(plane, &cref, f->a, &copy, &err), 0);
+  assert_non_null(dv_config_find_pg_by_name(copy, "prod-pg-3"));
+  assert_int_equal(copy->n_host_members, 0);
+  assert_string_not_equal(copy->uuid, "uuid-imp");
+}
+
+static void corrupt_version_is_data_loss_and_never_applied(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_plane_t *plane = f->entry.handle;
+  fake_plane_add(plane, fake_config(f->a, "sw-bad", "uuid-bad", 3));
+  Dvsconf__V1__ExportResponse *v = export(f, "sw-bad", &err);
+  assert_non_null(v);
+  const char *p[] = {v->version->id};
+  PGresult *r = sql("UPDATE versions SET checksum = sha256('x') WHERE id = $1", 1, p);
+  PQclear(r);
+  Dvsconf__V1__GetVersionRequest gr = DVSCONF__V1__GET_VERSION_REQUEST__INIT;
+  gr.version_id = v->version->id;
+  Dvsconf__V1__Version *got;
+  assert_int_equal(dv_op_get_version(&f->ctx, &gr, &got, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_DATA_LOSS);
+  dv_err_clear(&err);
+  int steps = fake_plane_steps(plane);
+  Dvsconf__V1__ImportRequest ir = DVSCONF__V1__IMPORT_REQUEST__INIT;
+  ir.version_id = v->version->id;
+  ir.mode = DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_APPLY_EXISTING;
+  Dvsconf__V1__ImportResponse *resp;
+  assert_int_equal(dv_op_import(&f->ctx, &ir, &resp, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_DATA_LOSS);
+  assert_int_equal(fake_plane_steps(plane), steps);
+}
+
+static void database_down_is_unavailable(void **state) {
+  dv_store_t *s = NULL;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(dv_store_open("postgresql://postgres@127.0.0.1:1/none", &s, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_UNAVAILABLE);
+  assert_non_null(s);
+  dv_err_clear(&err);
+  dv_arena_t *a = dv_arena_new();
+  dv_version_info_t *info;
+  assert_int_equal(dv_store_get_version(s, a, "1", &info, NULL, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_UNAVAILABLE);
+  dv_arena_free(a);
+  dv_store_close(s);
+}
+
+int main(void) {
+  pguri = getenv("PGURI");
+  if (pguri == NULL) {
+    fprintf(stderr, "PGURI is not set: this test needs a PostgreSQL database\n");
+    return 1;
+  }
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(migrations_are_idempotent),
+      cmocka_unit_test(export_unchanged_and_history),
+      cmocka_unit_test(bad_exports_write_nothing),
+      cmocka_unit_test(concurrent_writers_keep_numbers_gapless),
+      cmocka_unit_test(storage_grows_with_change),
+      cmocka_unit_test(import_modes_and_safety),
+      cmocka_unit_test(corrupt_version_is_data_loss_and_never_applied),
+      cmocka_unit_test(database_down_is_unavailable),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
