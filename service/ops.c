@@ -136,6 +136,32 @@ int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
   return 0;
 }
 
+int dv_op_put_version(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req,
+                      Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
+  if (dv_validate_name("plane", req->plane, true, err) != 0) return -1;
+  if (req->config == NULL) return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config: required");
+  if (req->scope < 0 || req->scope > DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_PORTGROUPS_ONLY)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "scope: unknown value %d", req->scope);
+  if (dv_validate_config(req->config, err) != 0) return -1;
+  dv_label_t *labels = dv_arena_alloc(c->arena, (req->n_labels + 1) * sizeof *labels);
+  Dvsconf__V1__ExportResponse *r = NEW(c, dvsconf__v1__export_response);
+  if (r == NULL || labels == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < req->n_labels; i++) {
+    char field[64];
+    snprintf(field, sizeof field, "labels[%zu].key", i);
+    if (dv_validate_name(field, req->labels[i]->key, true, err) != 0) return -1;
+    labels[i].key = req->labels[i]->key;
+    labels[i].value = req->labels[i]->value;
+  }
+  bool unchanged;
+  if (store_config(c, req->plane, req->config, req->scope, req->note, labels, req->n_labels,
+                   &r->version, &unchanged, err) != 0)
+    return -1;
+  r->unchanged = unchanged;
+  *out = r;
+  return 0;
+}
+
 /* ---------------------------------------------------------------------------
  * Versions
  * ------------------------------------------------------------------------- */

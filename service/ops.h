@@ -32,6 +32,9 @@ int dv_op_list_planes(dv_ctx_t *c, const Dvsconf__V1__ListPlanesRequest *req,
 int dv_op_list_switches(dv_ctx_t *c, const Dvsconf__V1__ListSwitchesRequest *req,
                         Dvsconf__V1__ListSwitchesResponse **out, dv_err_t *err);
 
+int dv_op_put_version(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req,
+                      Dvsconf__V1__ExportResponse **out, dv_err_t *err);
+
 #define DV_DEFAULT_PAGE_SIZE 50
 #define DV_MAX_PAGE_SIZE 1000
 

@@ -40,6 +40,8 @@ RPC(list_planes, dv_op_list_planes, Dvsconf__V1__ListPlanesRequest,
 RPC(list_switches, dv_op_list_switches, Dvsconf__V1__ListSwitchesRequest,
     Dvsconf__V1__ListSwitchesResponse)
 
+RPC(put_version, dv_op_put_version, Dvsconf__V1__PutVersionRequest, Dvsconf__V1__ExportResponse)
+
 static int rpc_health(dv_ctx_t *c, const ProtobufCMessage *q, ProtobufCMessage **r, dv_err_t *e) {
   const Grpc__Health__V1__HealthCheckRequest *req = (const void *)q;
   if (req->service[0] && strcmp(req->service, "dvsconf.v1.ConfigManager") != 0)
@@ -69,6 +71,7 @@ static method_t methods[] = {
     {SVC "Import", &dvsconf__v1__import_request__descriptor, rpc_import, 1, NULL},
     {SVC "ListPlanes", &dvsconf__v1__list_planes_request__descriptor, rpc_list_planes, 0, NULL},
     {SVC "ListSwitches", &dvsconf__v1__list_switches_request__descriptor, rpc_list_switches, 1, NULL},
+    {SVC "PutVersion", &dvsconf__v1__put_version_request__descriptor, rpc_put_version, 1, NULL},
     {"/grpc.health.v1.Health/Check", &grpc__health__v1__health_check_request__descriptor,
      rpc_health, 0, NULL},
 };

@@ -22,4 +22,12 @@ int dv_validate_strings(const ProtobufCMessage *m, dv_err_t *err);
  * no control characters. */
 int dv_validate_name(const char *field, const char *value, bool required, dv_err_t *err);
 
+
+
+#include "model.h"
+
+/* A configuration document from a user (PutVersion): identities present and
+ * unique, numbers in range, enums known. INVALID_ARGUMENT naming the field,
+ * e.g. config.portgroups["web"].default_port_config.vlan.vlan_id. */
+int dv_validate_config(const dv_switch_cfg_t *cfg, dv_err_t *err);
 #endif

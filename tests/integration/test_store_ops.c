@@ -418,6 +418,35 @@ static void corrupt_version_is_data_loss_and_never_applied(void **state) {
   assert_int_equal(fake_plane_steps(plane), steps);
 }
 
+static void put_version_validates_documents(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  Dvsconf__V1__PutVersionRequest req = DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
+  Dvsconf__V1__ExportResponse *resp;
+  req.plane = "fake";
+  assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), -1);
+  assert_string_equal(err.msg, "config: required");
+  dv_switch_cfg_t *c = fake_config(f->a, "sw-put", "uuid-put", 4);
+  req.config = c;
+  c->portgroups[2]->default_port_config->vlan->vlan_id = 5000;
+  dv_err_clear(&err);
+  assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_string_equal(err.msg, "config.portgroups[\"pg-2\"].default_port_config.vlan.vlan_id:"
+                               " 5000 is outside 0..4094");
+  c->portgroups[2]->default_port_config->vlan->vlan_id = 7;
+  c->portgroups[3]->name = "pg-1";
+  dv_err_clear(&err);
+  assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), -1);
+  assert_string_equal(err.msg, "config.portgroups: name \"pg-1\" appears twice");
+  c->portgroups[3]->name = "pg-3";
+  dv_err_clear(&err);
+  assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), 0);
+  assert_int_equal(resp->version->number, 1);
+  assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), 0);
+  assert_true(resp->unchanged);
+}
+
 static void database_down_is_unavailable(void **state) {
   dv_store_t *s = NULL;
   dv_err_t err = DV_ERR_INIT;
@@ -439,6 +468,10 @@ int main(void) {
     fprintf(stderr, "PGURI is not set: this test needs a PostgreSQL database\n");
     return 1;
   }
+  /* the database is this test's own (tests/run.sh makes one per suite):
+   * start from an empty schema so a rerun starts from scratch too */
+  PQclear(sql("DROP SCHEMA public CASCADE", 0, NULL));
+  PQclear(sql("CREATE SCHEMA public", 0, NULL));
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(migrations_are_idempotent),
       cmocka_unit_test(export_unchanged_and_history),
@@ -447,6 +480,7 @@ int main(void) {
       cmocka_unit_test(storage_grows_with_change),
       cmocka_unit_test(import_modes_and_safety),
       cmocka_unit_test(corrupt_version_is_data_loss_and_never_applied),
+      cmocka_unit_test(put_version_validates_documents),
       cmocka_unit_test(database_down_is_unavailable),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

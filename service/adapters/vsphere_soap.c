@@ -1,0 +1,986 @@
+/* vsphere_soap: see vsphere_soap.h. */
+#include "vsphere_soap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <libxml/parser.h>
+
+#define VS_POOL_SIZE 4                    /* sessions per plane */
+#define VS_DEFAULT_TIMEOUT_MS 30000
+#define VS_CONNECT_TIMEOUT_MS 10000        /* at most; never above the call timeout */
+#define VS_TASK_TIMEOUT_FACTOR 10          /* a task may run 10 call timeouts */
+#define VS_MAX_RESPONSE ((size_t)1 << 30)  /* refuse answers above 1 GiB */
+/* vim25 version we speak; every type we send exists since vSphere 5.x. */
+#define VS_SOAP_ACTION "SOAPAction: \"urn:vim25/6.5\""
+
+#define NS_SOAPENV "http://schemas.xmlsoap.org/soap/envelope/"
+
+/* --- request text --------------------------------------------------------- */
+
+static bool buf_reserve(vs_buf_t *b, size_t extra) {
+  if (b->oom) return false;
+  if (b->len + extra + 1 <= b->cap) return true;
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap < b->len + extra + 1) {
+    if (cap > SIZE_MAX / 2) {
+      b->oom = true;
+      return false;
+    }
+    cap *= 2;
+  }
+  char *p = realloc(b->p, cap);
+  if (p == NULL) {
+    b->oom = true;
+    return false;
+  }
+  b->p = p;
+  b->cap = cap;
+  return true;
+}
+
+void vs_buf_free(vs_buf_t *b) {
+  free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+void vs_buf_reset(vs_buf_t *b) {
+  b->len = 0;
+  b->oom = b->bad_char = false;
+  if (b->p != NULL) b->p[0] = '\0';
+}
+
+void vs_buf_putn(vs_buf_t *b, const char *s, size_t n) {
+  if (!buf_reserve(b, n)) return;
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+void vs_buf_puts(vs_buf_t *b, const char *s) {
+  vs_buf_putn(b, s, strlen(s));
+}
+
+void vs_buf_printf(vs_buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char small[256];
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    b->oom = true;
+    return;
+  }
+  if ((size_t)n < sizeof small) {
+    vs_buf_putn(b, small, (size_t)n);
+    return;
+  }
+  if (!buf_reserve(b, (size_t)n)) return;
+  va_start(ap, fmt);
+  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
+
+void vs_buf_esc(vs_buf_t *b, const char *s) {
+  if (s == NULL) return;
+  const char *run = s;
+  for (const char *q = s; *q != '\0'; q++) {
+    const char *rep = NULL;
+    unsigned char ch = (unsigned char)*q;
+    switch (ch) {
+      case '&': rep = "&amp;"; break;
+      case '<': rep = "&lt;"; break;
+      case '>': rep = "&gt;"; break;
+      case '"': rep = "&quot;"; break;
+      case '\'': rep = "&apos;"; break;
+      case '\t': case '\n': case '\r': break;
+      default:
+        if (ch < 0x20) b->bad_char = true; /* not allowed in XML 1.0 */
+        break;
+    }
+    if (rep != NULL) {
+      vs_buf_putn(b, run, (size_t)(q - run));
+      vs_buf_puts(b, rep);
+      run = q + 1;
+    }
+  }
+  vs_buf_puts(b, run);
+}
+
+void vs_put_str(vs_buf_t *b, const char *name, const char *text) {
+  vs_buf_printf(b, "<%s>", name);
+  vs_buf_esc(b, text);
+  vs_buf_printf(b, "</%s>", name);
+}
+
+void vs_put_int(vs_buf_t *b, const char *name, long long n) {
+  vs_buf_printf(b, "<%s>%lld</%s>", name, n, name);
+}
+
+void vs_put_bool(vs_buf_t *b, const char *name, bool v) {
+  vs_buf_printf(b, "<%s>%s</%s>", name, v ? "true" : "false", name);
+}
+
+void vs_put_moref(vs_buf_t *b, const char *name, vs_moref_t ref) {
+  vs_buf_printf(b, "<%s type=\"", name);
+  vs_buf_esc(b, ref.type);
+  vs_buf_puts(b, "\">");
+  vs_buf_esc(b, ref.value);
+  vs_buf_printf(b, "</%s>", name);
+}
+
+void vs_req_begin(vs_buf_t *b, const char *method, vs_moref_t this) {
+  vs_buf_reset(b);
+  vs_buf_printf(b,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+                "<soapenv:Envelope xmlns:soapenv=\"" NS_SOAPENV "\""
+                " xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"" VS_NS_XSI "\">"
+                "<soapenv:Body><%s xmlns=\"urn:vim25\">",
+                method);
+  vs_put_moref(b, "_this", this);
+}
+
+void vs_req_end(vs_buf_t *b, const char *method) {
+  vs_buf_printf(b, "</%s></soapenv:Body></soapenv:Envelope>", method);
+}
+
+/* --- reading responses ---------------------------------------------------- */
+
+xmlNode *vs_first(const xmlNode *n) {
+  if (n == NULL) return NULL;
+  for (xmlNode *c = n->children; c != NULL; c = c->next)
+    if (c->type == XML_ELEMENT_NODE) return c;
+  return NULL;
+}
+
+xmlNode *vs_next(const xmlNode *n) {
+  for (xmlNode *c = n->next; c != NULL; c = c->next)
+    if (c->type == XML_ELEMENT_NODE) return c;
+  return NULL;
+}
+
+bool vs_is(const xmlNode *n, const char *name) {
+  return n != NULL && strcmp((const char *)n->name, name) == 0;
+}
+
+xmlNode *vs_child(const xmlNode *n, const char *name) {
+  for (xmlNode *c = vs_first(n); c != NULL; c = vs_next(c))
+    if (vs_is(c, name)) return c;
+  return NULL;
+}
+
+const char *vs_text(const xmlNode *n) {
+  if (n == NULL || n->children == NULL) return "";
+  const xmlNode *t = n->children;
+  if ((t->type == XML_TEXT_NODE || t->type == XML_CDATA_SECTION_NODE) && t->next == NULL &&
+      t->content != NULL)
+    return (const char *)t->content;
+  return "";
+}
+
+char *vs_text_dup(dv_arena_t *a, const xmlNode *n) {
+  if (n == NULL || n->children == NULL) return dv_arena_strdup(a, "");
+  if (n->children->next == NULL) return dv_arena_strdup(a, vs_text(n));
+  xmlChar *all = xmlNodeGetContent(n); /* mixed or split text: rare */
+  if (all == NULL) return NULL;
+  char *s = dv_arena_strdup(a, (const char *)all);
+  xmlFree(all);
+  return s;
+}
+
+const char *vs_child_text(const xmlNode *n, const char *name) {
+  return vs_text(vs_child(n, name));
+}
+
+const char *vs_xsi_type(const xmlNode *n) {
+  if (n == NULL) return "";
+  for (const xmlAttr *at = n->properties; at != NULL; at = at->next) {
+    if (at->ns == NULL || at->ns->href == NULL) continue;
+    if (strcmp((const char *)at->name, "type") != 0) continue;
+    if (strcmp((const char *)at->ns->href, VS_NS_XSI) != 0) continue;
+    const char *v = (at->children != NULL && at->children->content != NULL)
+                        ? (const char *)at->children->content
+                        : "";
+    const char *colon = strchr(v, ':');
+    return colon != NULL ? colon + 1 : v;
+  }
+  return "";
+}
+
+const char *vs_type_attr(const xmlNode *n) {
+  if (n == NULL) return "";
+  for (const xmlAttr *at = n->properties; at != NULL; at = at->next) {
+    if (at->ns != NULL || strcmp((const char *)at->name, "type") != 0) continue;
+    return (at->children != NULL && at->children->content != NULL)
+               ? (const char *)at->children->content
+               : "";
+  }
+  return "";
+}
+
+int vs_moref_dup(dv_arena_t *a, const xmlNode *n, vs_moref_t *out) {
+  out->type = dv_arena_strdup(a, vs_type_attr(n));
+  out->value = dv_arena_strdup(a, vs_text(n));
+  return out->type != NULL && out->value != NULL ? 0 : -1;
+}
+
+long long vs_int(const xmlNode *n) {
+  return strtoll(vs_text(n), NULL, 10);
+}
+
+bool vs_bool(const xmlNode *n) {
+  const char *t = vs_text(n);
+  return strcmp(t, "true") == 0 || strcmp(t, "1") == 0;
+}
+
+bool vs_prop_next(const xmlNode *objects, const xmlNode **cursor, vs_prop_t *out) {
+  const xmlNode *c = *cursor == NULL ? vs_first(objects) : vs_next(*cursor);
+  for (; c != NULL; c = vs_next(c)) {
+    if (!vs_is(c, "propSet")) continue;
+    *cursor = c;
+    out->name = vs_child_text(c, "name");
+    out->val = vs_child(c, "val");
+    return true;
+  }
+  *cursor = NULL;
+  return false;
+}
+
+/* --- faults --------------------------------------------------------------- */
+
+grpc_status_code vs_fault_code(const char *f) {
+  static const struct {
+    const char *fault;
+    grpc_status_code code;
+  } map[] = {
+      {"InvalidLogin", GRPC_STATUS_FAILED_PRECONDITION},
+      {"NotAuthenticated", GRPC_STATUS_FAILED_PRECONDITION},
+      {"NoPermission", GRPC_STATUS_PERMISSION_DENIED},
+      {"DuplicateName", GRPC_STATUS_ALREADY_EXISTS},
+      {"AlreadyExists", GRPC_STATUS_ALREADY_EXISTS},
+      {"InvalidArgument", GRPC_STATUS_INVALID_ARGUMENT},
+      {"InvalidName", GRPC_STATUS_INVALID_ARGUMENT},
+      {"InvalidType", GRPC_STATUS_INVALID_ARGUMENT},
+      {"InvalidProperty", GRPC_STATUS_INVALID_ARGUMENT},
+      {"InvalidRequest", GRPC_STATUS_INVALID_ARGUMENT},
+      {"DvsFault", GRPC_STATUS_FAILED_PRECONDITION},
+      {"ResourceInUse", GRPC_STATUS_FAILED_PRECONDITION},
+      {"InvalidState", GRPC_STATUS_FAILED_PRECONDITION},
+      {"HostNotConnected", GRPC_STATUS_FAILED_PRECONDITION},
+      {"ManagedObjectNotFound", GRPC_STATUS_NOT_FOUND},
+      {"NotFound", GRPC_STATUS_NOT_FOUND},
+      {"ConcurrentAccess", GRPC_STATUS_ABORTED},
+      {"TaskInProgress", GRPC_STATUS_ABORTED},
+      {"NotSupported", GRPC_STATUS_UNIMPLEMENTED},
+      {"MethodNotFound", GRPC_STATUS_UNIMPLEMENTED},
+      {"RequestCanceled", GRPC_STATUS_CANCELLED},
+      {"HostCommunication", GRPC_STATUS_UNAVAILABLE},
+  };
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strcmp(f, map[i].fault) == 0) return map[i].code;
+  return GRPC_STATUS_UNKNOWN;
+}
+
+/* --- sessions ------------------------------------------------------------- */
+
+struct vs_session {
+  vs_client_t *c;
+  CURL *curl;
+  struct curl_slist *headers;
+  bool in_use, logged_in;
+  vs_content_t content;
+  char fault[64];
+  vs_buf_t resp;
+  char curl_err[CURL_ERROR_SIZE];
+};
+
+struct vs_client {
+  char *plane, *url, *username, *password, *ca_file;
+  bool insecure;
+  long timeout_ms;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  vs_session_t pool[VS_POOL_SIZE];
+};
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static CURLcode g_curl_init = CURLE_FAILED_INIT;
+
+static void global_init(void) {
+  g_curl_init = curl_global_init(CURL_GLOBAL_DEFAULT);
+  xmlInitParser();
+}
+
+static char *xstrdup(const char *s) {
+  return strdup(s != NULL ? s : "");
+}
+
+/* Replace every occurrence of secret in msg by "***" (servers should never
+ * echo a password, but a message must never carry one). */
+static void scrub(char *msg, size_t cap, const char *secret) {
+  if (secret == NULL || secret[0] == '\0') return;
+  size_t sl = strlen(secret);
+  char *hit;
+  while ((hit = strstr(msg, secret)) != NULL) {
+    size_t tail = strlen(hit + sl);
+    if (sl >= 3) {
+      memcpy(hit, "***", 3);
+      memmove(hit + 3, hit + sl, tail + 1);
+    } else { /* grow by up to 2 bytes, truncating at cap */
+      size_t pos = (size_t)(hit - msg);
+      if (pos + 3 + tail + 1 > cap) tail = cap > pos + 4 ? cap - pos - 4 : 0;
+      memmove(hit + 3, hit + sl, tail);
+      hit[3 + tail] = '\0';
+      memcpy(hit, "***", 3);
+    }
+  }
+}
+
+static int clean_url(const char *raw, const char *plane, char **url, char **user, char **pass,
+                     dv_err_t *err) {
+  int rc = -1;
+  char *scheme = NULL;
+  CURLU *u = curl_url();
+  if (u == NULL) return DV_NOMEM(err);
+  /* Never echo raw: it may carry a password. */
+  if (raw == NULL || curl_url_set(u, CURLUPART_URL, raw, 0) != CURLUE_OK) {
+    dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "plane \"%s\": url is not a valid URL", plane);
+    goto cleanup;
+  }
+  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
+    dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "plane \"%s\": url must be http:// or https://",
+               plane);
+    goto cleanup;
+  }
+  if (curl_url_get(u, CURLUPART_USER, user, CURLU_URLDECODE) != CURLUE_OK) *user = NULL;
+  if (curl_url_get(u, CURLUPART_PASSWORD, pass, CURLU_URLDECODE) != CURLUE_OK) *pass = NULL;
+  if (curl_url_set(u, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
+      curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+    DV_NOMEM(err);
+    goto cleanup;
+  }
+  rc = 0;
+cleanup:
+  curl_free(scheme);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+vs_client_t *vs_client_new(const dv_plane_conf_t *conf, dv_err_t *err) {
+  pthread_once(&g_once, global_init);
+  const char *plane = conf->name != NULL ? conf->name : "";
+  if (g_curl_init != CURLE_OK) {
+    dv_err_set(err, GRPC_STATUS_INTERNAL, "plane \"%s\": curl_global_init failed: %s", plane,
+               curl_easy_strerror(g_curl_init));
+    return NULL;
+  }
+  char *url = NULL, *url_user = NULL, *url_pass = NULL;
+  if (clean_url(conf->url, plane, &url, &url_user, &url_pass, err) != 0) return NULL;
+
+  vs_client_t *c = calloc(1, sizeof *c);
+  pthread_condattr_t ca;
+  bool have_ca = false, have_mu = false;
+  if (c == NULL) goto nomem;
+  c->plane = xstrdup(plane);
+  c->url = xstrdup(url);
+  c->username = xstrdup(conf->username != NULL && conf->username[0] ? conf->username : url_user);
+  c->password = xstrdup(conf->password != NULL && conf->password[0] ? conf->password : url_pass);
+  c->ca_file = conf->ca_file != NULL && conf->ca_file[0] ? strdup(conf->ca_file) : NULL;
+  if (c->plane == NULL || c->url == NULL || c->username == NULL || c->password == NULL ||
+      (conf->ca_file != NULL && conf->ca_file[0] && c->ca_file == NULL))
+    goto nomem;
+  c->insecure = conf->insecure;
+  c->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : VS_DEFAULT_TIMEOUT_MS;
+  if (pthread_mutex_init(&c->mu, NULL) != 0) goto nomem;
+  have_mu = true;
+  if (pthread_condattr_init(&ca) != 0) goto nomem;
+  have_ca = true;
+  if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 || pthread_cond_init(&c->cv, &ca) != 0)
+    goto nomem;
+  pthread_condattr_destroy(&ca);
+  for (int i = 0; i < VS_POOL_SIZE; i++) c->pool[i].c = c;
+  curl_free(url);
+  curl_free(url_user);
+  curl_free(url_pass);
+  return c;
+
+nomem:
+  DV_NOMEM(err);
+  if (have_ca) pthread_condattr_destroy(&ca);
+  if (have_mu) pthread_mutex_destroy(&c->mu);
+  if (c != NULL) {
+    free(c->plane);
+    free(c->url);
+    free(c->username);
+    free(c->password);
+    free(c->ca_file);
+    free(c);
+  }
+  curl_free(url);
+  curl_free(url_user);
+  curl_free(url_pass);
+  return NULL;
+}
+
+const char *vs_client_plane(const vs_client_t *c) {
+  return c->plane;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
+  vs_buf_t *b = user;
+  size_t n = size * nmemb;
+  if (b->len + n > VS_MAX_RESPONSE) return 0; /* aborts with CURLE_WRITE_ERROR */
+  vs_buf_putn(b, data, n);
+  return b->oom ? 0 : n;
+}
+
+static int session_init(vs_session_t *s, dv_err_t *err) {
+  vs_client_t *c = s->c;
+  s->curl = curl_easy_init();
+  if (s->curl == NULL) return DV_NOMEM(err);
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: text/xml; charset=utf-8");
+  struct curl_slist *h2 = h != NULL ? curl_slist_append(h, VS_SOAP_ACTION) : NULL;
+  struct curl_slist *h3 = h2 != NULL ? curl_slist_append(h2, "Expect:") : NULL;
+  if (h3 == NULL) {
+    curl_slist_free_all(h);
+    return DV_NOMEM(err);
+  }
+  s->headers = h3;
+  long connect_ms = c->timeout_ms < VS_CONNECT_TIMEOUT_MS ? c->timeout_ms : VS_CONNECT_TIMEOUT_MS;
+  CURLcode rc = CURLE_OK;
+#define SETOPT(opt, val) \
+  if (rc == CURLE_OK) rc = curl_easy_setopt(s->curl, opt, val)
+  SETOPT(CURLOPT_URL, c->url);
+  SETOPT(CURLOPT_HTTPHEADER, s->headers);
+  SETOPT(CURLOPT_COOKIEFILE, ""); /* in-memory cookie engine: the session cookie */
+  SETOPT(CURLOPT_NOSIGNAL, 1L);   /* threads + timeouts */
+  SETOPT(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+  SETOPT(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+  SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  SETOPT(CURLOPT_ACCEPT_ENCODING, ""); /* whatever curl can decode */
+  SETOPT(CURLOPT_WRITEFUNCTION, on_write);
+  SETOPT(CURLOPT_WRITEDATA, &s->resp);
+  SETOPT(CURLOPT_ERRORBUFFER, s->curl_err);
+  SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+  SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+  if (c->insecure) {
+    SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
+  } else {
+    SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->ca_file != NULL) SETOPT(CURLOPT_CAINFO, c->ca_file);
+  }
+#undef SETOPT
+  if (rc != CURLE_OK) {
+    dv_err_set(err, GRPC_STATUS_INTERNAL, "plane \"%s\": curl_easy_setopt: %s", c->plane,
+               curl_easy_strerror(rc));
+    curl_easy_cleanup(s->curl);
+    curl_slist_free_all(s->headers);
+    s->curl = NULL;
+    s->headers = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+static void session_fini(vs_session_t *s) {
+  if (s->curl != NULL) curl_easy_cleanup(s->curl);
+  curl_slist_free_all(s->headers);
+  vs_buf_free(&s->resp);
+  s->curl = NULL;
+  s->headers = NULL;
+  s->logged_in = false;
+}
+
+static int post(vs_session_t *s, const char *method, const vs_buf_t *req, long *status,
+                dv_err_t *err) {
+  vs_buf_reset(&s->resp);
+  s->curl_err[0] = '\0';
+  CURLcode rc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, req->p);
+  if (rc == CURLE_OK) rc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
+  if (rc == CURLE_OK) rc = curl_easy_perform(s->curl);
+  if (rc == CURLE_WRITE_ERROR && s->resp.oom) return DV_NOMEM(err);
+  if (rc != CURLE_OK) {
+    const char *why = rc == CURLE_OPERATION_TIMEDOUT ? "timed out"
+                      : rc == CURLE_WRITE_ERROR      ? "answer too large"
+                                                     : "cannot reach it";
+    const char *detail = s->curl_err;
+    return dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "plane \"%s\": %s at %s: %s: %s%s%s%s",
+                      s->c->plane, method, s->c->url, why, curl_easy_strerror(rc),
+                      detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+  }
+  rc = curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, status);
+  if (rc != CURLE_OK) {
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "plane \"%s\": %s: curl_easy_getinfo: %s",
+                      s->c->plane, method, curl_easy_strerror(rc));
+  }
+  return 0;
+}
+
+/* The element inside soapenv:Body, or NULL. */
+static xmlNode *body_child(xmlDoc *doc) {
+  xmlNode *env = xmlDocGetRootElement(doc);
+  if (env == NULL || !vs_is(env, "Envelope")) return NULL;
+  for (xmlNode *c = vs_first(env); c != NULL; c = vs_next(c))
+    if (vs_is(c, "Body")) return vs_first(c);
+  return NULL;
+}
+
+/* Name of the fault in <detail> or in a task's <error><fault>. */
+static const char *fault_type(const xmlNode *fault_elem) {
+  const char *t = vs_xsi_type(fault_elem);
+  if (t[0] != '\0' || fault_elem == NULL) return t;
+  return (const char *)fault_elem->name; /* e.g. InvalidLoginFault */
+}
+
+static void set_fault(vs_session_t *s, const char *type) {
+  snprintf(s->fault, sizeof s->fault, "%s", type);
+  size_t l = strlen(s->fault);
+  /* <InvalidLoginFault> without xsi:type: the type is the name minus "Fault" */
+  if (l > 5 && strcmp(s->fault + l - 5, "Fault") == 0 && vs_fault_code(s->fault) == GRPC_STATUS_UNKNOWN)
+    s->fault[l - 5] = '\0';
+}
+
+static int call_once(vs_session_t *s, const char *method, const char *what, const vs_buf_t *req,
+                     xmlDoc **doc_out, xmlNode **resp_out, dv_err_t *err) {
+  long status = 0;
+  s->fault[0] = '\0';
+  if (post(s, method, req, &status, err) != 0) return -1;
+  const char *plane = s->c->plane;
+  if (status != 200 && status != 500) {
+    return dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "plane \"%s\": %s on %s: HTTP %ld from %s",
+                      plane, method, what, status, s->c->url);
+  }
+  if (s->resp.len > (size_t)INT32_MAX) return DV_NOMEM(err);
+  xmlDoc *doc = xmlReadMemory(s->resp.p != NULL ? s->resp.p : "", (int)s->resp.len, "vim25.xml",
+                              NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT |
+                                        XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  xmlNode *inner = doc != NULL ? body_child(doc) : NULL;
+  if (inner == NULL) {
+    xmlFreeDoc(doc);
+    return dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
+                      "plane \"%s\": %s on %s: the answer (HTTP %ld) is not a SOAP envelope",
+                      plane, method, what, status);
+  }
+  if (vs_is(inner, "Fault")) {
+    const char *text = vs_child_text(inner, "faultstring");
+    xmlNode *detail = vs_child(inner, "detail");
+    xmlNode *f = vs_first(detail);
+    set_fault(s, f != NULL ? fault_type(f) : "");
+    const char *shown = s->fault[0] ? s->fault : "SOAP fault";
+    dv_err_set(err, s->fault[0] ? vs_fault_code(s->fault) : GRPC_STATUS_UNKNOWN,
+               "plane \"%s\": %s on %s failed: %s%s%s%s", plane, method, what, shown,
+               text[0] ? " (" : "", text, text[0] ? ")" : "");
+    xmlFreeDoc(doc);
+    return -1;
+  }
+  if (status != 200) {
+    xmlFreeDoc(doc);
+    return dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "plane \"%s\": %s on %s: HTTP %ld without a fault",
+                      plane, method, what, status);
+  }
+  *doc_out = doc;
+  *resp_out = inner;
+  return 0;
+}
+
+static int session_login(vs_session_t *s, dv_err_t *err);
+
+static bool is_login_method(const char *m) {
+  return strcmp(m, "Login") == 0 || strcmp(m, "RetrieveServiceContent") == 0 ||
+         strcmp(m, "Logout") == 0;
+}
+
+int vs_call(vs_session_t *s, const char *method, const char *what, vs_buf_t *req, xmlDoc **doc,
+            xmlNode **resp, dv_err_t *err) {
+  *doc = NULL;
+  *resp = NULL;
+  if (what == NULL) what = "?";
+  if (req->oom) return DV_NOMEM(err);
+  if (req->bad_char) {
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "plane \"%s\": %s on %s: a value holds a control character XML cannot carry",
+                      s->c->plane, method, what);
+  }
+  for (int attempt = 0;; attempt++) {
+    dv_err_t e = DV_ERR_INIT;
+    if (call_once(s, method, what, req, doc, resp, &e) == 0) return 0;
+    scrub(e.msg, sizeof e.msg, s->c->password);
+    if (strcmp(s->fault, "NotAuthenticated") == 0 && !is_login_method(method)) {
+      s->logged_in = false;
+      if (attempt == 0) {
+        if (session_login(s, err) != 0) return -1;
+        continue; /* the call did not run: safe to send again */
+      }
+      return dv_err_set(err, GRPC_STATUS_FAILED_PRECONDITION,
+                        "plane \"%s\" refused our session for %s on %s right after a fresh login "
+                        "(NotAuthenticated)",
+                        s->c->plane, method, what);
+    }
+    if (err != NULL && err->code == GRPC_STATUS_OK) *err = e;
+    return -1;
+  }
+}
+
+static int copy_moref_value(char *dst, size_t cap, const xmlNode *n) {
+  const char *v = vs_text(n);
+  if (v[0] == '\0' || strlen(v) >= cap) return -1;
+  memcpy(dst, v, strlen(v) + 1);
+  return 0;
+}
+
+static int session_login(vs_session_t *s, dv_err_t *err) {
+  vs_client_t *c = s->c;
+  vs_buf_t b = {0};
+  xmlDoc *doc = NULL;
+  xmlNode *resp;
+  int rc = -1;
+  s->logged_in = false;
+
+  vs_req_begin(&b, "RetrieveServiceContent", (vs_moref_t){"ServiceInstance", "ServiceInstance"});
+  vs_req_end(&b, "RetrieveServiceContent");
+  if (vs_call(s, "RetrieveServiceContent", "ServiceInstance", &b, &doc, &resp, err) != 0)
+    goto cleanup;
+  xmlNode *sc = vs_child(resp, "returnval");
+  if (copy_moref_value(s->content.root_folder, sizeof s->content.root_folder, vs_child(sc, "rootFolder")) ||
+      copy_moref_value(s->content.property_collector, sizeof s->content.property_collector,
+                       vs_child(sc, "propertyCollector")) ||
+      copy_moref_value(s->content.view_manager, sizeof s->content.view_manager,
+                       vs_child(sc, "viewManager")) ||
+      copy_moref_value(s->content.session_manager, sizeof s->content.session_manager,
+                       vs_child(sc, "sessionManager"))) {
+    dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
+               "plane \"%s\": RetrieveServiceContent: the answer lacks rootFolder, "
+               "propertyCollector, viewManager or sessionManager (is this a vCenter?)",
+               c->plane);
+    goto cleanup;
+  }
+  xmlFreeDoc(doc);
+  doc = NULL;
+
+  vs_req_begin(&b, "Login", (vs_moref_t){"SessionManager", s->content.session_manager});
+  vs_put_str(&b, "userName", c->username);
+  vs_put_str(&b, "password", c->password);
+  vs_req_end(&b, "Login");
+  dv_err_t e = DV_ERR_INIT;
+  if (vs_call(s, "Login", "SessionManager", &b, &doc, &resp, &e) != 0) {
+    if (s->fault[0] != '\0' && e.code != GRPC_STATUS_UNAVAILABLE) {
+      /* Only the fault type: nothing the server said about our credentials. */
+      dv_err_set(err, GRPC_STATUS_FAILED_PRECONDITION, "plane \"%s\" refused our login (%s)",
+                 c->plane, s->fault);
+    } else if (err != NULL && err->code == GRPC_STATUS_OK) {
+      *err = e;
+    }
+    goto cleanup;
+  }
+  s->logged_in = true;
+  rc = 0;
+cleanup:
+  xmlFreeDoc(doc);
+  /* The request held the password: wipe it before the buffer goes. */
+  if (b.p != NULL) memset(b.p, 0, b.cap);
+  vs_buf_free(&b);
+  return rc;
+}
+
+static void session_logout(vs_session_t *s) {
+  if (!s->logged_in || s->curl == NULL) return;
+  vs_buf_t b = {0};
+  xmlDoc *doc = NULL;
+  xmlNode *resp;
+  dv_err_t e = DV_ERR_INIT;
+  vs_req_begin(&b, "Logout", (vs_moref_t){"SessionManager", s->content.session_manager});
+  vs_req_end(&b, "Logout");
+  (void)vs_call(s, "Logout", "SessionManager", &b, &doc, &resp, &e); /* best effort */
+  xmlFreeDoc(doc);
+  vs_buf_free(&b);
+  s->logged_in = false;
+}
+
+void vs_client_free(vs_client_t *c) {
+  if (c == NULL) return;
+  for (int i = 0; i < VS_POOL_SIZE; i++) {
+    session_logout(&c->pool[i]);
+    session_fini(&c->pool[i]);
+  }
+  pthread_cond_destroy(&c->cv);
+  pthread_mutex_destroy(&c->mu);
+  free(c->plane);
+  free(c->url);
+  free(c->username);
+  if (c->password != NULL) memset(c->password, 0, strlen(c->password));
+  free(c->password);
+  free(c->ca_file);
+  free(c);
+}
+
+vs_session_t *vs_session_get(vs_client_t *c, dv_err_t *err) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += c->timeout_ms / 1000;
+  deadline.tv_nsec += (c->timeout_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  vs_session_t *s = NULL;
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    for (int i = 0; i < VS_POOL_SIZE; i++) { /* prefer one already logged in */
+      vs_session_t *x = &c->pool[i];
+      if (!x->in_use && (s == NULL || (x->logged_in && !s->logged_in))) s = x;
+    }
+    if (s != NULL) break;
+    int rc = pthread_cond_timedwait(&c->cv, &c->mu, &deadline);
+    if (rc == ETIMEDOUT) break;
+  }
+  if (s != NULL) s->in_use = true;
+  pthread_mutex_unlock(&c->mu);
+  if (s == NULL) {
+    dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
+               "plane \"%s\": all %d sessions stayed busy for %ld ms", c->plane, VS_POOL_SIZE,
+               c->timeout_ms);
+    return NULL;
+  }
+  if ((s->curl == NULL && session_init(s, err) != 0) ||
+      (!s->logged_in && session_login(s, err) != 0)) {
+    vs_session_put(s);
+    return NULL;
+  }
+  return s;
+}
+
+void vs_session_put(vs_session_t *s) {
+  if (s == NULL) return;
+  vs_client_t *c = s->c;
+  pthread_mutex_lock(&c->mu);
+  s->in_use = false;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+const vs_content_t *vs_session_content(const vs_session_t *s) {
+  return &s->content;
+}
+
+const char *vs_session_plane(const vs_session_t *s) {
+  return s->c->plane;
+}
+
+const char *vs_session_fault(const vs_session_t *s) {
+  return s->fault;
+}
+
+/* --- tasks ---------------------------------------------------------------- */
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct task_state {
+  vs_session_t *s;
+  const char *method, *what;
+  dv_arena_t *a;
+  vs_moref_t *result;
+  int state; /* 0 running, 1 success, -1 error */
+} task_state_t;
+
+static int on_task(void *ctx, const xmlNode *objects, dv_err_t *err) {
+  task_state_t *t = ctx;
+  const xmlNode *cur = NULL;
+  vs_prop_t p;
+  while (vs_prop_next(objects, &cur, &p)) {
+    if (strcmp(p.name, "info") != 0) continue;
+    const char *state = vs_child_text(p.val, "state");
+    if (strcmp(state, "success") == 0) {
+      t->state = 1;
+      xmlNode *res = vs_child(p.val, "result");
+      if (t->result != NULL && res != NULL && vs_moref_dup(t->a, res, t->result) != 0)
+        return DV_NOMEM(err);
+    } else if (strcmp(state, "error") == 0) {
+      t->state = -1;
+      xmlNode *e = vs_child(p.val, "error");
+      set_fault(t->s, fault_type(vs_child(e, "fault")));
+      const char *msg = vs_child_text(e, "localizedMessage");
+      const char *shown = t->s->fault[0] ? t->s->fault : "task error";
+      dv_err_set(err, t->s->fault[0] ? vs_fault_code(t->s->fault) : GRPC_STATUS_UNKNOWN,
+                 "plane \"%s\": %s on %s failed: %s%s%s%s", vs_session_plane(t->s), t->method,
+                 t->what, shown, msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
+      scrub(err->msg, sizeof err->msg, t->s->c->password);
+    }
+  }
+  return 0;
+}
+
+static int wait_task(vs_session_t *s, const char *method, const char *what, const char *task,
+                     dv_arena_t *a, vs_moref_t *result, dv_err_t *err) {
+  vs_buf_t spec = {0};
+  vs_buf_puts(&spec, "<propSet><type>Task</type><pathSet>info</pathSet></propSet><objectSet>");
+  vs_put_moref(&spec, "obj", (vs_moref_t){"Task", task});
+  vs_buf_puts(&spec, "</objectSet>");
+  task_state_t t = {s, method, what, a, result, 0};
+  long deadline = now_ms() + s->c->timeout_ms * VS_TASK_TIMEOUT_FACTOR;
+  long pause = 10;
+  int rc = -1;
+  for (;;) {
+    if (vs_retrieve(s, what, spec.p, spec.len, on_task, &t, err) != 0) goto cleanup;
+    if (t.state == 1) break;
+    if (t.state == -1) goto cleanup; /* on_task set err */
+    if (now_ms() > deadline) {
+      dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
+                 "plane \"%s\": %s on %s: task %s did not finish within %ld ms", s->c->plane,
+                 method, what, task, s->c->timeout_ms * VS_TASK_TIMEOUT_FACTOR);
+      goto cleanup;
+    }
+    sleep_ms(pause);
+    if (pause < 500) pause *= 2;
+  }
+  rc = 0;
+cleanup:
+  vs_buf_free(&spec);
+  return rc;
+}
+
+int vs_call_task(vs_session_t *s, const char *method, const char *what, vs_buf_t *req,
+                 dv_arena_t *a, vs_moref_t *result_out, dv_err_t *err) {
+  xmlDoc *doc;
+  xmlNode *resp;
+  if (vs_call(s, method, what, req, &doc, &resp, err) != 0) return -1;
+  char task[128];
+  int bad = copy_moref_value(task, sizeof task, vs_child(resp, "returnval"));
+  xmlFreeDoc(doc);
+  if (bad) {
+    return dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "plane \"%s\": %s on %s: no task in the answer",
+                      s->c->plane, method, what);
+  }
+  return wait_task(s, method, what, task, a, result_out, err);
+}
+
+/* --- property collector --------------------------------------------------- */
+
+/* Tell the server we stop reading a paged result (best effort). */
+static void cancel_retrieve(vs_session_t *s, const char *what, const char *token) {
+  if (token[0] == '\0') return;
+  vs_buf_t b = {0};
+  xmlDoc *doc = NULL;
+  xmlNode *resp;
+  dv_err_t ignored = DV_ERR_INIT;
+  vs_req_begin(&b, "CancelRetrievePropertiesEx",
+               (vs_moref_t){"PropertyCollector", s->content.property_collector});
+  vs_put_str(&b, "token", token);
+  vs_req_end(&b, "CancelRetrievePropertiesEx");
+  (void)vs_call(s, "CancelRetrievePropertiesEx", what, &b, &doc, &resp, &ignored);
+  xmlFreeDoc(doc);
+  vs_buf_free(&b);
+}
+
+int vs_retrieve(vs_session_t *s, const char *what, const char *spec, size_t spec_len,
+                vs_object_fn fn, void *ctx, dv_err_t *err) {
+  vs_moref_t pc = {"PropertyCollector", s->content.property_collector};
+  vs_buf_t b = {0};
+  xmlDoc *doc = NULL;
+  xmlNode *resp;
+  char *token = NULL;
+  int rc = -1;
+
+  vs_req_begin(&b, "RetrievePropertiesEx", pc);
+  vs_buf_puts(&b, "<specSet>");
+  vs_buf_putn(&b, spec, spec_len);
+  vs_buf_puts(&b, "</specSet><options/>");
+  vs_req_end(&b, "RetrievePropertiesEx");
+  const char *method = "RetrievePropertiesEx";
+  for (;;) {
+    if (vs_call(s, method, what, &b, &doc, &resp, err) != 0) goto cleanup;
+    free(token);
+    token = NULL;
+    xmlNode *ret = vs_child(resp, "returnval");
+    for (xmlNode *o = vs_first(ret); o != NULL; o = vs_next(o)) {
+      if (vs_is(o, "objects") && fn(ctx, o, err) != 0) {
+        cancel_retrieve(s, what, vs_child_text(ret, "token"));
+        goto cleanup;
+      }
+    }
+    const char *t = vs_child_text(ret, "token");
+    if (t[0] == '\0') break;
+    token = strdup(t);
+    if (token == NULL) {
+      DV_NOMEM(err);
+      goto cleanup;
+    }
+    xmlFreeDoc(doc);
+    doc = NULL;
+    method = "ContinueRetrievePropertiesEx";
+    vs_req_begin(&b, method, pc);
+    vs_put_str(&b, "token", token);
+    vs_req_end(&b, method);
+  }
+  rc = 0;
+cleanup:
+  xmlFreeDoc(doc);
+  free(token);
+  vs_buf_free(&b);
+  return rc;
+}
+
+int vs_view_create(vs_session_t *s, vs_moref_t container, const char *const *types, size_t n_types,
+                   dv_arena_t *a, vs_moref_t *view, dv_err_t *err) {
+  vs_buf_t b = {0};
+  xmlDoc *doc = NULL;
+  xmlNode *resp;
+  int rc = -1;
+  vs_req_begin(&b, "CreateContainerView", (vs_moref_t){"ViewManager", s->content.view_manager});
+  vs_put_moref(&b, "container", container);
+  for (size_t i = 0; i < n_types; i++) vs_put_str(&b, "type", types[i]);
+  vs_put_bool(&b, "recursive", true);
+  vs_req_end(&b, "CreateContainerView");
+  if (vs_call(s, "CreateContainerView", container.value, &b, &doc, &resp, err) != 0) goto cleanup;
+  if (vs_moref_dup(a, vs_child(resp, "returnval"), view) != 0) {
+    DV_NOMEM(err);
+    goto cleanup;
+  }
+  rc = 0;
+cleanup:
+  xmlFreeDoc(doc);
+  vs_buf_free(&b);
+  return rc;
+}
+
+void vs_view_destroy(vs_session_t *s, vs_moref_t view) {
+  if (view.value == NULL || view.value[0] == '\0') return;
+  vs_buf_t b = {0};
+  xmlDoc *doc = NULL;
+  xmlNode *resp;
+  dv_err_t ignored = DV_ERR_INIT;
+  vs_req_begin(&b, "DestroyView", view);
+  vs_req_end(&b, "DestroyView");
+  (void)vs_call(s, "DestroyView", view.value, &b, &doc, &resp, &ignored);
+  xmlFreeDoc(doc);
+  vs_buf_free(&b);
+}
+
+void vs_put_view_object_set(vs_buf_t *b, vs_moref_t view) {
+  vs_buf_puts(b, "<objectSet>");
+  vs_put_moref(b, "obj", view);
+  vs_buf_puts(b,
+              "<skip>true</skip><selectSet xsi:type=\"TraversalSpec\"><name>view</name>"
+              "<type>ContainerView</type><path>view</path><skip>false</skip></selectSet>"
+              "</objectSet>");
+}

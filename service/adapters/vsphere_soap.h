@@ -1,0 +1,167 @@
+/* vsphere_soap: the vSphere Web Services (vim25, SOAP 1.1) transport of the
+ * vsphere adapter: sessions over libcurl, requests built as text, responses
+ * read with libxml2, vCenter faults mapped to dv_err_t codes. Private to
+ * service/adapters/vsphere*.c.
+ *
+ * Threading: a vs_client_t (one per plane handle) owns a small pool of
+ * sessions, each a CURL easy handle with its own cookie engine, service
+ * content and login. An operation borrows one session for all its calls
+ * (vs_session_get / vs_session_put), so a multi-step apply runs on one
+ * keep-alive connection while other RPC threads use the other sessions.
+ * Sessions connect and log in lazily on first use; a session whose vCenter
+ * session expired logs in again once (NotAuthenticated) and retries the call.
+ * When every session is busy a caller waits up to the plane's timeout.
+ *
+ * Memory: request buffers and parsed responses are heap memory freed by the
+ * caller (vs_buf_free, xmlFreeDoc); nothing here allocates in an arena except
+ * where an arena is passed. */
+#ifndef DV_VSPHERE_SOAP_H
+#define DV_VSPHERE_SOAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libxml/tree.h>
+
+#include "adapter.h"
+
+#define VS_NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
+
+/* --- request text --------------------------------------------------------- */
+
+/* A growable heap buffer. Appends after an allocation failure are ignored
+ * and remembered (oom); a string XML cannot carry (control characters) is
+ * remembered too (bad_char). vs_call checks both. */
+typedef struct vs_buf {
+  char *p;
+  size_t len, cap;
+  bool oom, bad_char;
+} vs_buf_t;
+
+void vs_buf_free(vs_buf_t *b);
+void vs_buf_reset(vs_buf_t *b);
+void vs_buf_putn(vs_buf_t *b, const char *s, size_t n);
+void vs_buf_puts(vs_buf_t *b, const char *s);
+void vs_buf_printf(vs_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s with & < > " ' escaped. */
+void vs_buf_esc(vs_buf_t *b, const char *s);
+
+/* <name>escaped text</name>, <name>n</name>, <name>true|false</name>. */
+void vs_put_str(vs_buf_t *b, const char *name, const char *text);
+void vs_put_int(vs_buf_t *b, const char *name, long long n);
+void vs_put_bool(vs_buf_t *b, const char *name, bool v);
+
+/* A managed object reference. Strings are borrowed or arena-owned. */
+typedef struct vs_moref {
+  const char *type;
+  const char *value;
+} vs_moref_t;
+
+/* <name type="T">V</name> */
+void vs_put_moref(vs_buf_t *b, const char *name, vs_moref_t ref);
+
+/* Start a request for method on this (envelope, method element, _this); the
+ * caller appends the arguments, then vs_req_end closes it. */
+void vs_req_begin(vs_buf_t *b, const char *method, vs_moref_t this);
+void vs_req_end(vs_buf_t *b, const char *method);
+
+/* --- reading responses ---------------------------------------------------- */
+
+/* Element children and siblings (text and other nodes skipped). */
+xmlNode *vs_first(const xmlNode *n);
+xmlNode *vs_next(const xmlNode *n);
+/* First element child with that local name, or NULL. */
+xmlNode *vs_child(const xmlNode *n, const char *name);
+bool vs_is(const xmlNode *n, const char *name);
+/* Text of an element with a single text child ("" otherwise, or for NULL);
+ * points into the document. */
+const char *vs_text(const xmlNode *n);
+/* Full text of an element, copied into the arena (NULL when out of memory). */
+char *vs_text_dup(dv_arena_t *a, const xmlNode *n);
+/* Text of the child element name ("" when absent). */
+const char *vs_child_text(const xmlNode *n, const char *name);
+/* xsi:type of an element, matched by namespace URI, without any prefix;
+ * "" when absent. */
+const char *vs_xsi_type(const xmlNode *n);
+/* The plain attribute "type" (of a moref element); "" when absent. */
+const char *vs_type_attr(const xmlNode *n);
+/* Read <x type="T">V</x> into the arena; -1 when out of memory. */
+int vs_moref_dup(dv_arena_t *a, const xmlNode *n, vs_moref_t *out);
+long long vs_int(const xmlNode *n);
+bool vs_bool(const xmlNode *n);
+
+/* --- sessions and calls --------------------------------------------------- */
+
+typedef struct vs_client vs_client_t;
+typedef struct vs_session vs_session_t;
+
+/* The service content entries we use (valid in a logged-in session). */
+typedef struct vs_content {
+  char root_folder[128];
+  char property_collector[128];
+  char view_manager[128];
+  char session_manager[128];
+} vs_content_t;
+
+/* Copies conf (its strings outlive the client, but the URL is cleaned of any
+ * user:pass@, which, when conf has no username, become the credentials). */
+vs_client_t *vs_client_new(const dv_plane_conf_t *conf, dv_err_t *err);
+/* Logs out every session and frees. NULL-safe; no call may be in flight. */
+void vs_client_free(vs_client_t *c);
+const char *vs_client_plane(const vs_client_t *c);
+
+/* Borrow a logged-in session (logs in when needed). NULL with err set when
+ * the plane is unreachable, refuses the login, or every session stays busy. */
+vs_session_t *vs_session_get(vs_client_t *c, dv_err_t *err);
+void vs_session_put(vs_session_t *s); /* NULL-safe */
+
+const vs_content_t *vs_session_content(const vs_session_t *s);
+const char *vs_session_plane(const vs_session_t *s);
+/* The vSphere fault type of the last failed call ("" when it was not a
+ * vSphere fault, e.g. a network error). */
+const char *vs_session_fault(const vs_session_t *s);
+
+/* POST the request in req (built with vs_req_begin/end) for method; what
+ * names the object for messages (e.g. `port group "web"`). On success *doc
+ * holds the response (xmlFreeDoc it) and *resp its <methodResponse>
+ * element. On failure err says plane, method, object and fault, with the
+ * code of the fault mapping (see vs_fault_code). */
+int vs_call(vs_session_t *s, const char *method, const char *what, vs_buf_t *req, xmlDoc **doc,
+            xmlNode **resp, dv_err_t *err);
+
+/* The same for a *_Task method, then wait for the task. On success, when
+ * result_out is not NULL, the task's info.result moref is copied into a. */
+int vs_call_task(vs_session_t *s, const char *method, const char *what, vs_buf_t *req,
+                 dv_arena_t *a, vs_moref_t *result_out, dv_err_t *err);
+
+/* gRPC code for a vSphere fault type name. */
+grpc_status_code vs_fault_code(const char *fault);
+
+/* --- property collector --------------------------------------------------- */
+
+/* Called for each <objects> element of a RetrievePropertiesEx result. */
+typedef int (*vs_object_fn)(void *ctx, const xmlNode *objects, dv_err_t *err);
+
+/* RetrievePropertiesEx with the given <specSet> children (propSet and
+ * objectSet elements), following ContinueRetrievePropertiesEx tokens;
+ * fn sees every object. */
+int vs_retrieve(vs_session_t *s, const char *what, const char *spec, size_t spec_len,
+                vs_object_fn fn, void *ctx, dv_err_t *err);
+
+/* CreateContainerView on container for the given types (recursive); the
+ * view's moref value goes into the arena. DestroyView is best effort. */
+int vs_view_create(vs_session_t *s, vs_moref_t container, const char *const *types, size_t n_types,
+                   dv_arena_t *a, vs_moref_t *view, dv_err_t *err);
+void vs_view_destroy(vs_session_t *s, vs_moref_t view);
+
+/* The <objectSet> that selects every object of a container view. */
+void vs_put_view_object_set(vs_buf_t *b, vs_moref_t view);
+
+/* Iterate the <propSet> of an <objects> element: name and <val>. */
+typedef struct vs_prop {
+  const char *name;
+  const xmlNode *val;
+} vs_prop_t;
+bool vs_prop_next(const xmlNode *objects, const xmlNode **cursor, vs_prop_t *out);
+
+#endif
