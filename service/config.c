@@ -11,10 +11,11 @@
 
 void dv_config_usage(FILE *out) {
   fputs(
-      "usage: dvsconfd [serve|migrate] [options]\n"
+      "usage: dvsconfd [serve|migrate|hash-token] [options]\n"
       "\n"
-      "  serve    run the gRPC service (default); applies pending migrations first\n"
-      "  migrate  apply the database schema migrations and exit\n"
+      "  serve       run the gRPC service (default); applies pending migrations first\n"
+      "  migrate     apply the database schema migrations and exit\n"
+      "  hash-token  read a bearer token on stdin, print its access-file credential\n"
       "\n"
       "options (each also an environment variable):\n"
       "  --listen HOST:PORT        DVSCONF_LISTEN   address to serve gRPC on\n"
@@ -28,6 +29,21 @@ void dv_config_usage(FILE *out) {
       "  --max-response-bytes N    DVSCONF_MAX_RESPONSE_BYTES  (default 256 MiB)\n"
       "  --grace-seconds N         DVSCONF_GRACE_SECONDS  on SIGTERM, how long in-flight\n"
       "                                             calls may finish (default 10)\n"
+      "  --tls-cert FILE           DVSCONF_TLS_CERT  server certificate chain (PEM)\n"
+      "  --tls-key FILE            DVSCONF_TLS_KEY   its private key (PEM); both are\n"
+      "                                             re-read on SIGHUP\n"
+      "  --tls-client-ca FILE      DVSCONF_TLS_CLIENT_CA  verify client certificates\n"
+      "                                             against this CA (mutual TLS)\n"
+      "  --require-client-cert     DVSCONF_REQUIRE_CLIENT_CERT=1  refuse callers\n"
+      "                                             without a client certificate\n"
+      "  --plaintext               DVSCONF_PLAINTEXT=1  serve without TLS; only on a\n"
+      "                                             loopback address unless also\n"
+      "  --allow-remote-plaintext  DVSCONF_ALLOW_REMOTE_PLAINTEXT=1\n"
+      "  --access-file FILE        DVSCONF_ACCESS_FILE  callers and their roles:\n"
+      "                                             lines \"ROLE token sha256:HEX NAME\" or\n"
+      "                                             \"ROLE cert COMMON-NAME NAME\"; ROLE is\n"
+      "                                             viewer, operator or admin. Without it\n"
+      "                                             every caller may do everything.\n"
       "  -h, --help                this text\n"
       "\n"
       "planes file:\n"
@@ -59,6 +75,33 @@ static int parse_int(const char *s, const char *what, int min, int max, int *out
   return 0;
 }
 
+static bool is_loopback(const char *listen) {
+  return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
+         strncmp(listen, "[::1]:", 6) == 0 || strncmp(listen, "unix:", 5) == 0;
+}
+
+/* TLS unless plaintext is asked for; plaintext only on loopback unless that
+ * is asked for too. */
+static int check_transport(const dv_config_t *c, dv_err_t *err) {
+  if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "--tls-cert and --tls-key go together");
+  if (c->tls_cert != NULL && c->plaintext)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "--plaintext and --tls-cert exclude each other");
+  if (c->tls_cert == NULL && !c->plaintext)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "give --tls-cert and --tls-key, or --plaintext to serve without TLS");
+  if (c->plaintext && !is_loopback(c->listen) && !c->allow_remote_plaintext)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "--plaintext on %s, which is not a loopback address: add"
+                      " --allow-remote-plaintext if you really mean it",
+                      c->listen);
+  if ((c->tls_client_ca != NULL || c->require_client_cert) && c->tls_cert == NULL)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "client certificates need --tls-cert");
+  if (c->require_client_cert && c->tls_client_ca == NULL)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "--require-client-cert needs --tls-client-ca");
+  return 0;
+}
+
 int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
   memset(c, 0, sizeof *c);
   c->arena = dv_arena_new();
@@ -71,6 +114,13 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
   const char *maxreq = env_or("DVSCONF_MAX_REQUEST_BYTES", "4194304");
   const char *maxresp = env_or("DVSCONF_MAX_RESPONSE_BYTES", "268435456");
   const char *grace = env_or("DVSCONF_GRACE_SECONDS", "10");
+  c->tls_cert = env_or("DVSCONF_TLS_CERT", NULL);
+  c->tls_key = env_or("DVSCONF_TLS_KEY", NULL);
+  c->tls_client_ca = env_or("DVSCONF_TLS_CLIENT_CA", NULL);
+  c->require_client_cert = env_or("DVSCONF_REQUIRE_CLIENT_CERT", NULL) != NULL;
+  c->plaintext = env_or("DVSCONF_PLAINTEXT", NULL) != NULL;
+  c->allow_remote_plaintext = env_or("DVSCONF_ALLOW_REMOTE_PLAINTEXT", NULL) != NULL;
+  c->access_file = env_or("DVSCONF_ACCESS_FILE", NULL);
 
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -80,6 +130,13 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
       {"max-request-bytes", required_argument, NULL, 'r'},
       {"max-response-bytes", required_argument, NULL, 'R'},
       {"grace-seconds", required_argument, NULL, 'g'},
+      {"tls-cert", required_argument, NULL, 'C'},
+      {"tls-key", required_argument, NULL, 'K'},
+      {"tls-client-ca", required_argument, NULL, 'A'},
+      {"require-client-cert", no_argument, NULL, 'Q'},
+      {"plaintext", no_argument, NULL, 'P'},
+      {"allow-remote-plaintext", no_argument, NULL, 'W'},
+      {"access-file", required_argument, NULL, 'a'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -94,6 +151,13 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
       case 'r': maxreq = optarg; break;
       case 'R': maxresp = optarg; break;
       case 'g': grace = optarg; break;
+      case 'C': c->tls_cert = optarg; break;
+      case 'K': c->tls_key = optarg; break;
+      case 'A': c->tls_client_ca = optarg; break;
+      case 'Q': c->require_client_cert = true; break;
+      case 'P': c->plaintext = true; break;
+      case 'W': c->allow_remote_plaintext = true; break;
+      case 'a': c->access_file = optarg; break;
       case 'h': dv_config_usage(stdout); return 1;
       default:
         return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "unknown option (see --help)");
@@ -102,9 +166,11 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
   if (optind < argc) c->command = argv[optind++];
   if (optind < argc)
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "unexpected argument \"%s\"", argv[optind]);
-  if (strcmp(c->command, "serve") != 0 && strcmp(c->command, "migrate") != 0)
-    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "unknown command \"%s\" (serve, migrate)",
-                      c->command);
+  if (strcmp(c->command, "serve") != 0 && strcmp(c->command, "migrate") != 0 &&
+      strcmp(c->command, "hash-token") != 0)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "unknown command \"%s\" (serve, migrate, hash-token)", c->command);
+  if (strcmp(c->command, "serve") == 0 && check_transport(c, err) != 0) return -1;
   int grace_s;
   if (parse_int(threads, "--threads", 1, 256, &c->threads, err) != 0 ||
       parse_int(maxreq, "--max-request-bytes", 1024, 1 << 30, &c->max_request_bytes, err) != 0 ||

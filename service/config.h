@@ -3,12 +3,13 @@
 #ifndef DV_CONFIG_H
 #define DV_CONFIG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "planes.h"
 
 typedef struct dv_config {
-  const char *command;     /* "serve" or "migrate" */
+  const char *command;     /* "serve", "migrate" or "hash-token" */
   const char *listen;      /* host:port */
   const char *pg;          /* libpq connection string or URI */
   const char *planes_path; /* JSON planes file; NULL: no planes */
@@ -16,6 +17,11 @@ typedef struct dv_config {
   int max_request_bytes;
   int max_response_bytes;
   int grace_ms;            /* SIGTERM: time in-flight calls get to finish */
+  const char *tls_cert, *tls_key, *tls_client_ca; /* TLS; NULL: none */
+  bool require_client_cert; /* mutual TLS: refuse callers without a certificate */
+  bool plaintext;           /* asked for explicitly: no TLS */
+  bool allow_remote_plaintext; /* plaintext on a non-loopback address */
+  const char *access_file;  /* callers and roles (auth.h); NULL: no identity checks */
   dv_planes_t planes;
   dv_arena_t *arena;       /* owns every string above */
 } dv_config_t;

@@ -5,9 +5,11 @@
 
 #include <grpc/grpc.h>
 
+#include "auth.h"
 #include "config.h"
 #include "server.h"
 #include "store.h"
+#include "tls.h"
 
 static int migrate(const dv_config_t *cfg, dv_err_t *err) {
   dv_store_t *s = NULL;
@@ -25,6 +27,21 @@ int main(int argc, char **argv) {
     if (rc < 0) fprintf(stderr, "dvsconfd: %s\n", err.msg);
     dv_config_free(&cfg);
     return rc < 0 ? 2 : 0;
+  }
+  if (strcmp(cfg.command, "hash-token") == 0) {
+    char token[4096];
+    if (fgets(token, sizeof token, stdin) == NULL) {
+      fprintf(stderr, "dvsconfd hash-token: give the token on standard input\n");
+      dv_config_free(&cfg);
+      return 2;
+    }
+    token[strcspn(token, "\r\n")] = '\0';
+    char hash[72];
+    dv_auth_hash_token(token, hash);
+    memset(token, 0, sizeof token);
+    printf("%s\n", hash);
+    dv_config_free(&cfg);
+    return 0;
   }
   if (strcmp(cfg.command, "migrate") == 0) {
     rc = migrate(&cfg, &err);
@@ -64,14 +81,16 @@ int main(int argc, char **argv) {
     dv_config_free(&cfg);
     return 1;
   }
-  fprintf(stderr, "dvsconfd: listening on %s (port %d), %zu plane(s), %d worker threads\n",
-          cfg.listen, port, cfg.planes.n, cfg.threads);
+  fprintf(stderr, "dvsconfd: listening on %s (port %d, %s), %zu plane(s), %d worker threads%s\n",
+          cfg.listen, port, cfg.tls_cert ? "TLS" : "plaintext", cfg.planes.n, cfg.threads,
+          cfg.access_file ? "" : "; no access file: callers are not identified");
 
   for (;;) {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      fprintf(stderr, "dvsconfd: SIGHUP: nothing to reload yet\n");
+      fprintf(stderr, "dvsconfd: SIGHUP: TLS files are re-read at the next handshake\n");
+      dv_tls_request_reload();
       continue;
     }
     fprintf(stderr, "dvsconfd: %s: stopping (grace %d ms)\n", strsignal(sig), cfg.grace_ms);

@@ -113,6 +113,8 @@ int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
   if (req->scope == DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_SWITCH_ONLY && req->n_portgroups > 0)
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
                       "portgroups: must be empty with EXPORT_SCOPE_SWITCH_ONLY");
+  c->audit_target = dv_arena_printf(c->arena, "%s/%s", req->plane,
+                                    ref.name[0] ? ref.name : ref.uuid);
   if (validate_labels(req, err) != 0) return -1;
   dv_plane_entry_t *p = dv_planes_find(c->planes, req->plane, "plane", err);
   if (p == NULL) return -1;
@@ -140,6 +142,7 @@ int dv_op_put_version(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req,
                       Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
   if (dv_validate_name("plane", req->plane, true, err) != 0) return -1;
   if (req->config == NULL) return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config: required");
+  c->audit_target = dv_arena_printf(c->arena, "%s/%s", req->plane, req->config->name);
   if (req->scope < 0 || req->scope > DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_PORTGROUPS_ONLY)
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "scope: unknown value %d", req->scope);
   if (dv_validate_config(req->config, err) != 0) return -1;
@@ -323,8 +326,10 @@ static char *id_map_json(dv_arena_t *a, const Dvsconf__V1__ImportResponse *r) {
 static int record(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req, const char *plane,
                   const dv_plan_t *plan, Dvsconf__V1__ImportResponse *r, const dv_err_t *result,
                   dv_err_t *err) {
-  char sha[DV_SHA256_HEX_LEN + 1];
+  char *sha = dv_arena_alloc(c->arena, DV_SHA256_HEX_LEN + 1);
+  if (sha == NULL) return DV_NOMEM(err);
   dv_plan_sha256(plan, sha);
+  c->audit_plan_sha256 = sha;
   char *ids = id_map_json(c->arena, r);
   if (ids == NULL) return DV_NOMEM(err);
   bool ok = result == NULL || result->code == GRPC_STATUS_OK;
@@ -560,6 +565,8 @@ int dv_op_import(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
       dv_store_version_lineage(c->store, req->version_id, &lineage, err) != 0)
     return -1;
   const char *plane = req->target_plane[0] ? req->target_plane : info->plane;
+  c->audit_target = dv_arena_printf(c->arena, "version %s -> plane %s, mode %d", req->version_id,
+                                    plane, req->mode);
   dv_plane_entry_t *p = dv_planes_find(c->planes, plane, "target_plane", err);
   if (p == NULL) return -1;
   Dvsconf__V1__ImportResponse *r = NEW(c, dvsconf__v1__import_response);
@@ -633,6 +640,35 @@ int dv_op_list_switches(dv_ctx_t *c, const Dvsconf__V1__ListSwitchesRequest *req
                             NULL, err) != 0)
       return -1;
     r->switches[r->n_switches++] = s;
+  }
+  *out = r;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Audit
+ * ------------------------------------------------------------------------- */
+
+int dv_op_list_audit_events(dv_ctx_t *c, const Dvsconf__V1__ListAuditEventsRequest *req,
+                            Dvsconf__V1__ListAuditEventsResponse **out, dv_err_t *err) {
+  if (req->page_size < 0 || req->page_size > DV_MAX_PAGE_SIZE)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "page_size: must be 0..%d (got %d)",
+                      DV_MAX_PAGE_SIZE, req->page_size);
+  if (dv_validate_name("method", req->method, false, err) != 0) return -1;
+  int limit = req->page_size ? req->page_size : DV_DEFAULT_PAGE_SIZE;
+  dv_list_filter_t f = {"\x01audit", req->method, ""};
+  int64_t before = 0;
+  if (req->page_token[0] && dv_page_token_parse(req->page_token, &f, &before, err) != 0) return -1;
+  Dvsconf__V1__ListAuditEventsResponse *r = NEW(c, dvsconf__v1__list_audit_events_response);
+  if (r == NULL) return DV_NOMEM(err);
+  bool more;
+  if (dv_store_list_audit(c->store, c->arena, req->method, before, limit, &r->events,
+                          &r->n_events, &more, err) != 0)
+    return -1;
+  if (more && r->n_events > 0) {
+    r->next_page_token =
+        dv_page_token_make(c->arena, &f, strtoll(r->events[r->n_events - 1]->id, NULL, 10));
+    if (r->next_page_token == NULL) return DV_NOMEM(err);
   }
   *out = r;
   return 0;

@@ -15,6 +15,9 @@ typedef struct dv_ctx {
   dv_arena_t *arena;
   dv_store_t *store;
   dv_planes_t *planes;
+  /* filled by the operation for the audit log (arena strings or NULL) */
+  const char *audit_target;
+  const char *audit_plan_sha256;
 } dv_ctx_t;
 
 int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
@@ -34,6 +37,9 @@ int dv_op_list_switches(dv_ctx_t *c, const Dvsconf__V1__ListSwitchesRequest *req
 
 int dv_op_put_version(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req,
                       Dvsconf__V1__ExportResponse **out, dv_err_t *err);
+
+int dv_op_list_audit_events(dv_ctx_t *c, const Dvsconf__V1__ListAuditEventsRequest *req,
+                            Dvsconf__V1__ListAuditEventsResponse **out, dv_err_t *err);
 
 #define DV_DEFAULT_PAGE_SIZE 50
 #define DV_MAX_PAGE_SIZE 1000

@@ -12,8 +12,10 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 
+#include "auth.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "ops.h"
+#include "tls.h"
 #include "validate.h"
 
 /* ---------------------------------------------------------------------------
@@ -41,6 +43,8 @@ RPC(list_switches, dv_op_list_switches, Dvsconf__V1__ListSwitchesRequest,
     Dvsconf__V1__ListSwitchesResponse)
 
 RPC(put_version, dv_op_put_version, Dvsconf__V1__PutVersionRequest, Dvsconf__V1__ExportResponse)
+RPC(list_audit_events, dv_op_list_audit_events, Dvsconf__V1__ListAuditEventsRequest,
+    Dvsconf__V1__ListAuditEventsResponse)
 
 static int rpc_health(dv_ctx_t *c, const ProtobufCMessage *q, ProtobufCMessage **r, dv_err_t *e) {
   const Grpc__Health__V1__HealthCheckRequest *req = (const void *)q;
@@ -58,22 +62,26 @@ typedef struct method {
   const char *path;
   const ProtobufCMessageDescriptor *req;
   rpc_fn fn;
-  int needs_store;
-  void *handle; /* grpc_server_register_method */
+  dv_role_t role; /* the least role that may call it; NONE: anyone */
+  int audited;    /* every call goes to the audit log */
+  void *handle;   /* grpc_server_register_method */
 } method_t;
 
 #define SVC "/dvsconf.v1.ConfigManager/"
+#define DESC(name) &dvsconf__v1__##name##__descriptor
 static method_t methods[] = {
-    {SVC "Export", &dvsconf__v1__export_request__descriptor, rpc_export, 1, NULL},
-    {SVC "ListVersions", &dvsconf__v1__list_versions_request__descriptor, rpc_list_versions, 1, NULL},
-    {SVC "GetVersion", &dvsconf__v1__get_version_request__descriptor, rpc_get_version, 1, NULL},
-    {SVC "Diff", &dvsconf__v1__diff_request__descriptor, rpc_diff, 1, NULL},
-    {SVC "Import", &dvsconf__v1__import_request__descriptor, rpc_import, 1, NULL},
-    {SVC "ListPlanes", &dvsconf__v1__list_planes_request__descriptor, rpc_list_planes, 0, NULL},
-    {SVC "ListSwitches", &dvsconf__v1__list_switches_request__descriptor, rpc_list_switches, 1, NULL},
-    {SVC "PutVersion", &dvsconf__v1__put_version_request__descriptor, rpc_put_version, 1, NULL},
+    {SVC "Export", DESC(export_request), rpc_export, DV_ROLE_OPERATOR, 1, NULL},
+    {SVC "PutVersion", DESC(put_version_request), rpc_put_version, DV_ROLE_OPERATOR, 1, NULL},
+    {SVC "Import", DESC(import_request), rpc_import, DV_ROLE_ADMIN, 1, NULL},
+    {SVC "ListVersions", DESC(list_versions_request), rpc_list_versions, DV_ROLE_VIEWER, 0, NULL},
+    {SVC "GetVersion", DESC(get_version_request), rpc_get_version, DV_ROLE_VIEWER, 0, NULL},
+    {SVC "Diff", DESC(diff_request), rpc_diff, DV_ROLE_VIEWER, 0, NULL},
+    {SVC "ListPlanes", DESC(list_planes_request), rpc_list_planes, DV_ROLE_VIEWER, 0, NULL},
+    {SVC "ListSwitches", DESC(list_switches_request), rpc_list_switches, DV_ROLE_VIEWER, 0, NULL},
+    {SVC "ListAuditEvents", DESC(list_audit_events_request), rpc_list_audit_events, DV_ROLE_ADMIN,
+     0, NULL},
     {"/grpc.health.v1.Health/Check", &grpc__health__v1__health_check_request__descriptor,
-     rpc_health, 0, NULL},
+     rpc_health, DV_ROLE_NONE, 0, NULL},
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -88,6 +96,8 @@ struct dv_server {
   int nthreads;
   dv_planes_t *planes;
   const char *pg;
+  dv_auth_t *auth; /* NULL: no identity checks */
+  dv_tls_files_t tls;
   atomic_int inflight;
   atomic_bool stopping;
   pthread_mutex_t mu;
@@ -181,7 +191,8 @@ static void pick_request_id(call_t *c) {
            (unsigned long long)n);
 }
 
-static int decode_and_run(call_t *c, dv_store_t *store, dv_arena_t *arena, dv_err_t *err) {
+static int decode_and_run(call_t *c, dv_ctx_t *ctx, dv_err_t *err) {
+  dv_arena_t *arena = ctx->arena;
   if (c->payload == NULL)
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "request: no message was sent");
   grpc_byte_buffer_reader reader;
@@ -197,9 +208,8 @@ static int decode_and_run(call_t *c, dv_store_t *store, dv_arena_t *arena, dv_er
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "request: not a valid %s message",
                       c->method->req->name);
   if (dv_validate_strings(req, err) != 0) return -1;
-  dv_ctx_t ctx = {arena, store, c->srv->planes};
   ProtobufCMessage *resp = NULL;
-  if (c->method->fn(&ctx, req, &resp, err) != 0) return -1;
+  if (c->method->fn(ctx, req, &resp, err) != 0) return -1;
   size_t len = protobuf_c_message_get_packed_size(resp);
   grpc_slice out = grpc_slice_malloc(len);
   protobuf_c_message_pack(resp, GRPC_SLICE_START_PTR(out));
@@ -242,6 +252,38 @@ static void send_reply(call_t *c) {
   }
 }
 
+/* Identity and role. UNAUTHENTICATED / PERMISSION_DENIED say nothing of
+ * what exists. */
+static int authorize(call_t *c, dv_caller_t *who, dv_err_t *err) {
+  memset(who, 0, sizeof *who);
+  if (c->srv->auth == NULL || c->method->role == DV_ROLE_NONE) return 0;
+  if (dv_auth_identify(c->srv->auth, c->call, &c->md, who) != 0)
+    return dv_err_set(err, GRPC_STATUS_UNAUTHENTICATED, "authentication required");
+  if (who->role < c->method->role)
+    return dv_err_set(err, GRPC_STATUS_PERMISSION_DENIED, "permission denied");
+  return 0;
+}
+
+static void audit(call_t *c, dv_store_t *store, const dv_caller_t *who, const dv_ctx_t *ctx,
+                  const dv_err_t *result) {
+  char *peer = grpc_call_get_peer(c->call);
+  dv_audit_t ev = {
+      .caller = who->name,
+      .role = dv_role_name(who->role),
+      .method = c->method->path,
+      .peer = peer ? peer : "",
+      .request_id = c->request_id,
+      .target = ctx->audit_target,
+      .plan_sha256 = ctx->audit_plan_sha256,
+      .result = dv_status_name(result->code),
+      .message = result->msg,
+  };
+  dv_err_t err = DV_ERR_INIT;
+  if (dv_store_audit_append(store, &ev, &err) != 0)
+    fprintf(stderr, "dvsconfd: req=%s: AUDIT LOG WRITE FAILED: %s\n", c->request_id, err.msg);
+  gpr_free(peer);
+}
+
 static void handle(call_t *c, dv_store_t **store) {
   dv_err_t err = DV_ERR_INIT;
   clock_gettime(CLOCK_MONOTONIC, &c->started);
@@ -251,20 +293,22 @@ static void handle(call_t *c, dv_store_t **store) {
     dv_err_set(&err, GRPC_STATUS_UNIMPLEMENTED, "method %.200s is not implemented", path);
     gpr_free(path);
   } else {
-    dv_arena_t *arena = dv_arena_new();
-    if (arena == NULL) {
-      DV_NOMEM(&err);
-    } else {
-      if (c->method->needs_store && *store == NULL) {
-        dv_err_t ignored = DV_ERR_INIT; /* a failed connect is retried by the first query */
-        dv_store_open(c->srv->pg, store, &ignored);
-      }
-      if (c->method->needs_store && *store == NULL)
-        DV_NOMEM(&err);
-      else
-        decode_and_run(c, *store, arena, &err);
-      dv_arena_free(arena);
+    dv_ctx_t ctx = {dv_arena_new(), NULL, c->srv->planes, NULL, NULL};
+    if (*store == NULL) {
+      dv_err_t ignored = DV_ERR_INIT; /* a failed connect is retried by the first query */
+      dv_store_open(c->srv->pg, store, &ignored);
     }
+    ctx.store = *store;
+    dv_caller_t who;
+    if (ctx.arena == NULL || ctx.store == NULL) {
+      DV_NOMEM(&err);
+    } else if (authorize(c, &who, &err) != 0) {
+      audit(c, *store, &who, &ctx, &err);
+    } else {
+      decode_and_run(c, &ctx, &err);
+      if (c->method->audited) audit(c, *store, &who, &ctx, &err);
+    }
+    dv_arena_free(ctx.arena);
   }
   c->status = err.code;
   snprintf(c->message, sizeof c->message, "%s", err.msg);
@@ -343,6 +387,12 @@ int dv_server_start(const dv_config_t *cfg, dv_planes_t *planes, dv_server_t **o
   if (s == NULL) return DV_NOMEM(err);
   s->planes = planes;
   s->pg = cfg->pg;
+  s->tls = (dv_tls_files_t){cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca,
+                            cfg->require_client_cert};
+  if (cfg->access_file != NULL && dv_auth_load(cfg->access_file, &s->auth, err) != 0) {
+    free(s);
+    return -1;
+  }
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
 
@@ -374,7 +424,10 @@ int dv_server_start(const dv_config_t *cfg, dv_planes_t *planes, dv_server_t **o
       goto fail;
     }
   }
-  grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+  grpc_server_credentials *creds = cfg->tls_cert != NULL
+                                       ? dv_tls_server_credentials(&s->tls, err)
+                                       : grpc_insecure_server_credentials_create();
+  if (creds == NULL) goto fail;
   *bound_port = grpc_server_add_http2_port(s->server, cfg->listen, creds);
   grpc_server_credentials_release(creds);
   if (*bound_port == 0) {
@@ -419,6 +472,7 @@ fail:
   }
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
+  dv_auth_free(s->auth);
   free(s);
   return -1;
 }
@@ -481,5 +535,6 @@ void dv_server_stop(dv_server_t *s, int grace_ms) {
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s->threads);
+  dv_auth_free(s->auth);
   free(s);
 }

@@ -63,7 +63,29 @@ static const char *const m001[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {m001};
+static const char *const m002[] = {
+    /* The audit log: append-only, enforced by the database itself. */
+    "CREATE TABLE audit_events ("
+    "  id          bigserial PRIMARY KEY,"
+    "  at          timestamptz NOT NULL DEFAULT now(),"
+    "  caller      text NOT NULL,"
+    "  role        text NOT NULL,"
+    "  method      text NOT NULL,"
+    "  peer        text NOT NULL,"
+    "  request_id  text NOT NULL,"
+    "  target      text NOT NULL,"
+    "  plan_sha256 text NOT NULL,"
+    "  result      text NOT NULL,"
+    "  message     text NOT NULL)",
+    "CREATE INDEX audit_events_method_id ON audit_events (method, id)",
+    "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN RAISE EXCEPTION 'audit_events is append-only'; END$$",
+    "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_events"
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()",
+    NULL,
+};
+
+static const char *const *const migrations[] = {m001, m002};
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
 /* Any constant: the advisory lock that serializes migrating processes. */

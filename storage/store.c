@@ -697,3 +697,76 @@ void dv_store_unlock_switch(dv_store_t *s, const char *plane, const char *switch
                             2, p, NULL, NULL, 0, PGRES_TUPLES_OK, "unlock a switch", &err);
   PQclear(r);
 }
+
+/* ---------------------------------------------------------------------------
+ * Audit
+ * ------------------------------------------------------------------------- */
+
+int dv_store_audit_append(dv_store_t *s, const dv_audit_t *ev, dv_err_t *err) {
+  const char *p[] = {ev->caller,  ev->role,        ev->method, ev->peer,   ev->request_id,
+                     ev->target, ev->plan_sha256, ev->result, ev->message};
+  for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+    if (p[i] == NULL) p[i] = "";
+  PGresult *r = store_query(s,
+                            "INSERT INTO audit_events (caller, role, method, peer, request_id,"
+                            " target, plan_sha256, result, message)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                            9, p, NULL, NULL, 0, PGRES_COMMAND_OK, "append to the audit log", err);
+  if (r == NULL) return -1;
+  PQclear(r);
+  return 0;
+}
+
+int dv_store_list_audit(dv_store_t *s, dv_arena_t *a, const char *method, int64_t before_id,
+                        int limit, Dvsconf__V1__AuditEvent ***out, size_t *n, bool *more,
+                        dv_err_t *err) {
+  char before[24], lim[16];
+  snprintf(before, sizeof before, "%" PRId64, before_id);
+  snprintf(lim, sizeof lim, "%d", limit + 1);
+  const char *p[] = {method, before, lim};
+  PGresult *r = store_query(
+      s,
+      "SELECT id, (extract(epoch FROM at) * 1000000)::bigint, caller, role, method, peer,"
+      " request_id, target, plan_sha256, result, message FROM audit_events"
+      " WHERE ($1 = '' OR method = $1) AND ($2::bigint = 0 OR id < $2::bigint)"
+      " ORDER BY id DESC LIMIT $3::integer",
+      3, p, NULL, NULL, 0, PGRES_TUPLES_OK, "list audit events", err);
+  if (r == NULL) return -1;
+  int rows = PQntuples(r), rc = -1;
+  *more = rows > limit;
+  if (*more) rows = limit;
+  *out = dv_arena_alloc(a, (size_t)(rows + 1) * sizeof(void *));
+  if (*out == NULL) {
+    DV_NOMEM(err);
+    goto cleanup;
+  }
+  *n = 0;
+  for (int i = 0; i < rows; i++) {
+    Dvsconf__V1__AuditEvent *e = dv_arena_msg(a, &dvsconf__v1__audit_event__descriptor);
+    Google__Protobuf__Timestamp *ts = dv_arena_msg(a, &google__protobuf__timestamp__descriptor);
+    if (e == NULL || ts == NULL) {
+      DV_NOMEM(err);
+      goto cleanup;
+    }
+    int64_t us = col_i64(r, i, 1);
+    ts->seconds = us / 1000000;
+    ts->nanos = (int32_t)(us % 1000000) * 1000;
+    e->at = ts;
+    char **fields[] = {&e->id,         NULL,       &e->caller,      &e->role,
+                       &e->method,     &e->peer,   &e->request_id,  &e->target,
+                       &e->plan_sha256, &e->result, &e->message};
+    for (int k = 0; k < 11; k++) {
+      if (fields[k] == NULL) continue;
+      *fields[k] = dv_arena_strdup(a, PQgetvalue(r, i, k));
+      if (*fields[k] == NULL) {
+        DV_NOMEM(err);
+        goto cleanup;
+      }
+    }
+    (*out)[(*n)++] = e;
+  }
+  rc = 0;
+cleanup:
+  PQclear(r);
+  return rc;
+}

@@ -107,6 +107,19 @@ int dv_store_record_import(dv_store_t *s, dv_arena_t *a, const dv_import_rec_t *
 int dv_store_lock_switch(dv_store_t *s, const char *plane, const char *switch_key, dv_err_t *err);
 void dv_store_unlock_switch(dv_store_t *s, const char *plane, const char *switch_key);
 
+/* The audit log (append-only). */
+typedef struct dv_audit {
+  const char *caller, *role, *method, *peer, *request_id, *target, *plan_sha256, *result,
+      *message;
+} dv_audit_t;
+
+int dv_store_audit_append(dv_store_t *s, const dv_audit_t *ev, dv_err_t *err);
+
+/* Newest first; method "" = all. */
+int dv_store_list_audit(dv_store_t *s, dv_arena_t *a, const char *method, int64_t before_id,
+                        int limit, Dvsconf__V1__AuditEvent ***out, size_t *n, bool *more,
+                        dv_err_t *err);
+
 /* Page tokens: opaque, bound to the filter they were made for. */
 char *dv_page_token_make(dv_arena_t *a, const dv_list_filter_t *f, int64_t last_id);
 int dv_page_token_parse(const char *token, const dv_list_filter_t *f, int64_t *last_id,

@@ -76,9 +76,34 @@ static void migrations_are_idempotent(void **state) {
   fixture_t *f = *state;
   dv_err_t err = DV_ERR_INIT;
   assert_int_equal(dv_store_migrate(f->store, &err), 0);
-  PGresult *r = sql("SELECT count(*) FROM schema_migrations", 0, NULL);
-  assert_string_equal(PQgetvalue(r, 0, 0), "1");
+  PGresult *r = sql("SELECT count(*), max(version) FROM schema_migrations", 0, NULL);
+  assert_string_equal(PQgetvalue(r, 0, 0), "2");
+  assert_string_equal(PQgetvalue(r, 0, 1), "2");
   PQclear(r);
+}
+
+static void audit_log_is_append_only(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_audit_t ev = {"ci", "admin", "/dvsconf.v1.ConfigManager/Import", "ipv4:127.0.0.1:1", "r-1",
+                   "version 1", "abc", "OK", ""};
+  assert_int_equal(dv_store_audit_append(f->store, &ev, &err), 0);
+  Dvsconf__V1__AuditEvent **evs;
+  size_t n;
+  bool more;
+  assert_int_equal(dv_store_list_audit(f->store, f->a, "", 0, 10, &evs, &n, &more, &err), 0);
+  assert_true(n >= 1);
+  assert_string_equal(evs[0]->caller, "ci");
+  assert_string_equal(evs[0]->plan_sha256, "abc");
+  PGconn *c = PQconnectdb(pguri);
+  PGresult *r = PQexec(c, "DELETE FROM audit_events");
+  assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+  assert_non_null(strstr(PQresultErrorMessage(r), "append-only"));
+  PQclear(r);
+  r = PQexec(c, "UPDATE audit_events SET caller = 'x'");
+  assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+  PQclear(r);
+  PQfinish(c);
 }
 
 static void export_unchanged_and_history(void **state) {
@@ -474,6 +499,7 @@ int main(void) {
   PQclear(sql("CREATE SCHEMA public", 0, NULL));
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(migrations_are_idempotent),
+      cmocka_unit_test(audit_log_is_append_only),
       cmocka_unit_test(export_unchanged_and_history),
       cmocka_unit_test(bad_exports_write_nothing),
       cmocka_unit_test(concurrent_writers_keep_numbers_gapless),
