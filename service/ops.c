@@ -461,17 +461,23 @@ static int import_apply(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
     return -1;
   bool explicit_target = ref.name[0] || ref.uuid[0];
   if (!explicit_target) ref.uuid = info->switch_uuid;
-  const char *lock_key = ref.uuid[0] ? ref.uuid : ref.name;
-  if (!req->dry_run && dv_store_lock_switch(c->store, p->conf.name, lock_key, err) != 0) return -1;
 
   int rc = -1;
+  const char *locked = NULL;
   dv_switch_cfg_t *live;
   if (read_live(c, p, &ref, &live, err) != 0) {
     /* the version's own switch may have been re-created with a new uuid */
-    if (explicit_target || err->code != GRPC_STATUS_NOT_FOUND) goto cleanup;
+    if (explicit_target || err->code != GRPC_STATUS_NOT_FOUND) return -1;
     dv_err_clear(err);
     dv_switch_ref_t by_name = {info->switch_name, ""};
-    if (read_live(c, p, &by_name, &live, err) != 0) goto cleanup;
+    if (read_live(c, p, &by_name, &live, err) != 0) return -1;
+  }
+  /* One import at a time per switch, across processes. Whatever changed
+   * the switch between this read and the lock is caught by apply_plan,
+   * which aborts when the switch no longer matches what was planned. */
+  if (!req->dry_run) {
+    if (dv_store_lock_switch(c->store, p->conf.name, live->uuid, err) != 0) return -1;
+    locked = live->uuid;
   }
   dv_version_info_t *latest;
   int64_t live_lineage = -2;
@@ -535,7 +541,7 @@ static int import_apply(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
   }
   rc = 0;
 cleanup:
-  if (!req->dry_run) dv_store_unlock_switch(c->store, p->conf.name, lock_key);
+  if (locked != NULL) dv_store_unlock_switch(c->store, p->conf.name, locked);
   return rc;
 }
 
