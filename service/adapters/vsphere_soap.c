@@ -322,24 +322,21 @@ static char *xstrdup(const char *s) {
   return strdup(s != NULL ? s : "");
 }
 
-/* Replace every occurrence of secret in msg by "***" (servers should never
- * echo a password, but a message must never carry one). */
+/* Replace every occurrence of secret (4 characters or more) in msg by "***":
+ * servers should never echo a password, but a message must never carry one.
+ * Truncates at cap. */
 static void scrub(char *msg, size_t cap, const char *secret) {
-  if (secret == NULL || secret[0] == '\0') return;
+  /* Shorter secrets would mask letters all over the message (and say little). */
+  if (secret == NULL || strlen(secret) < 4) return;
   size_t sl = strlen(secret);
-  char *hit;
-  while ((hit = strstr(msg, secret)) != NULL) {
-    size_t tail = strlen(hit + sl);
-    if (sl >= 3) {
-      memcpy(hit, "***", 3);
-      memmove(hit + 3, hit + sl, tail + 1);
-    } else { /* grow by up to 2 bytes, truncating at cap */
-      size_t pos = (size_t)(hit - msg);
-      if (pos + 3 + tail + 1 > cap) tail = cap > pos + 4 ? cap - pos - 4 : 0;
-      memmove(hit + 3, hit + sl, tail);
-      hit[3 + tail] = '\0';
-      memcpy(hit, "***", 3);
-    }
+  char *from = msg, *hit;
+  while ((hit = strstr(from, secret)) != NULL) {
+    size_t pos = (size_t)(hit - msg), tail = strlen(hit + sl);
+    if (pos + 3 + tail + 1 > cap) tail = cap - pos - 4; /* cap > pos + sl >= pos + 1 */
+    memmove(hit + 3, hit + sl, tail);
+    hit[3 + tail] = '\0';
+    memcpy(hit, "***", 3);
+    from = hit + 3; /* never rescan the mask: the secret may be "*" */
   }
 }
 
@@ -511,9 +508,11 @@ static int post(vs_session_t *s, const char *method, const vs_buf_t *req, long *
   if (rc == CURLE_OK) rc = curl_easy_perform(s->curl);
   if (rc == CURLE_WRITE_ERROR && s->resp.oom) return DV_NOMEM(err);
   if (rc != CURLE_OK) {
-    const char *why = rc == CURLE_OPERATION_TIMEDOUT ? "timed out"
-                      : rc == CURLE_WRITE_ERROR      ? "answer too large"
-                                                     : "cannot reach it";
+    const char *why = "cannot reach it";
+    if (rc == CURLE_OPERATION_TIMEDOUT) why = "timed out";
+    if (rc == CURLE_WRITE_ERROR) why = "answer too large";
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+      why = "its TLS certificate is not trusted (set ca_file; insecure only in labs)";
     const char *detail = s->curl_err;
     return dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "plane \"%s\": %s at %s: %s: %s%s%s%s",
                       s->c->plane, method, s->c->url, why, curl_easy_strerror(rc),
@@ -646,6 +645,13 @@ static int session_login(vs_session_t *s, dv_err_t *err) {
   xmlNode *resp;
   int rc = -1;
   s->logged_in = false;
+  /* A new login starts from no cookies: a stale session cookie must not go
+   * with it (vcsim refuses Login on a live session). */
+  CURLcode cc = curl_easy_setopt(s->curl, CURLOPT_COOKIELIST, "ALL");
+  if (cc != CURLE_OK) {
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "plane \"%s\": clearing cookies: %s", c->plane,
+                      curl_easy_strerror(cc));
+  }
 
   vs_req_begin(&b, "RetrieveServiceContent", (vs_moref_t){"ServiceInstance", "ServiceInstance"});
   vs_req_end(&b, "RetrieveServiceContent");
@@ -695,6 +701,10 @@ cleanup:
 
 static void session_logout(vs_session_t *s) {
   if (!s->logged_in || s->curl == NULL) return;
+  /* Do not hold a shutdown up for long when the plane is gone. */
+  if (curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, 5000L) != CURLE_OK ||
+      curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L) != CURLE_OK)
+    return;
   vs_buf_t b = {0};
   xmlDoc *doc = NULL;
   xmlNode *resp;
