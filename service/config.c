@@ -29,6 +29,8 @@ void dv_config_usage(FILE *out) {
       "  --max-response-bytes N    DVSCONF_MAX_RESPONSE_BYTES  (default 256 MiB)\n"
       "  --grace-seconds N         DVSCONF_GRACE_SECONDS  on SIGTERM, how long in-flight\n"
       "                                             calls may finish (default 10)\n"
+      "  --version-cache-mb N      DVSCONF_VERSION_CACHE_MB  memory for recently read\n"
+      "                                             versions, which never change (default 64)\n"
       "  --tls-cert FILE           DVSCONF_TLS_CERT  server certificate chain (PEM)\n"
       "  --tls-key FILE            DVSCONF_TLS_KEY   its private key (PEM); both are\n"
       "                                             re-read on SIGHUP\n"
@@ -114,6 +116,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
   const char *maxreq = env_or("DVSCONF_MAX_REQUEST_BYTES", "4194304");
   const char *maxresp = env_or("DVSCONF_MAX_RESPONSE_BYTES", "268435456");
   const char *grace = env_or("DVSCONF_GRACE_SECONDS", "10");
+  const char *cache_mb = env_or("DVSCONF_VERSION_CACHE_MB", "64");
   c->tls_cert = env_or("DVSCONF_TLS_CERT", NULL);
   c->tls_key = env_or("DVSCONF_TLS_KEY", NULL);
   c->tls_client_ca = env_or("DVSCONF_TLS_CLIENT_CA", NULL);
@@ -130,6 +133,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
       {"max-request-bytes", required_argument, NULL, 'r'},
       {"max-response-bytes", required_argument, NULL, 'R'},
       {"grace-seconds", required_argument, NULL, 'g'},
+      {"version-cache-mb", required_argument, NULL, 'm'},
       {"tls-cert", required_argument, NULL, 'C'},
       {"tls-key", required_argument, NULL, 'K'},
       {"tls-client-ca", required_argument, NULL, 'A'},
@@ -151,6 +155,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
       case 'r': maxreq = optarg; break;
       case 'R': maxresp = optarg; break;
       case 'g': grace = optarg; break;
+      case 'm': cache_mb = optarg; break;
       case 'C': c->tls_cert = optarg; break;
       case 'K': c->tls_key = optarg; break;
       case 'A': c->tls_client_ca = optarg; break;
@@ -175,7 +180,8 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
   if (parse_int(threads, "--threads", 1, 256, &c->threads, err) != 0 ||
       parse_int(maxreq, "--max-request-bytes", 1024, 1 << 30, &c->max_request_bytes, err) != 0 ||
       parse_int(maxresp, "--max-response-bytes", 1024, 1 << 30, &c->max_response_bytes, err) != 0 ||
-      parse_int(grace, "--grace-seconds", 0, 3600, &grace_s, err) != 0)
+      parse_int(grace, "--grace-seconds", 0, 3600, &grace_s, err) != 0 ||
+      parse_int(cache_mb, "--version-cache-mb", 0, 1 << 20, &c->version_cache_mb, err) != 0)
     return -1;
   c->grace_ms = grace_s * 1000;
   return 0;

@@ -236,12 +236,12 @@ int dv_op_diff(dv_ctx_t *c, const Dvsconf__V1__DiffRequest *req, Dvsconf__V1__Di
     dv_err_prefix(err, "to_version_id");
     return -1;
   }
-  if (dv_store_get_version(c->store, c->arena, req->from_version_id, &from_info, &from, err) != 0 ||
-      dv_store_version_lineage(c->store, req->from_version_id, &from_lineage, err) != 0)
+  if (dv_store_get_version_lineage(c->store, c->arena, req->from_version_id, &from_info, &from,
+                                   &from_lineage, err) != 0)
     return -1;
   if (to_version) {
-    if (dv_store_get_version(c->store, c->arena, req->to_version_id, NULL, &to, err) != 0 ||
-        dv_store_version_lineage(c->store, req->to_version_id, &to_lineage, err) != 0)
+    if (dv_store_get_version_lineage(c->store, c->arena, req->to_version_id, NULL, &to,
+                                     &to_lineage, err) != 0)
       return -1;
   } else {
     dv_switch_ref_t ref;
@@ -567,8 +567,8 @@ int dv_op_import(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
   dv_version_info_t *info;
   dv_switch_cfg_t *version;
   int64_t lineage;
-  if (dv_store_get_version(c->store, c->arena, req->version_id, &info, &version, err) != 0 ||
-      dv_store_version_lineage(c->store, req->version_id, &lineage, err) != 0)
+  if (dv_store_get_version_lineage(c->store, c->arena, req->version_id, &info, &version, &lineage,
+                                   err) != 0)
     return -1;
   const char *plane = req->target_plane[0] ? req->target_plane : info->plane;
   c->audit_target = dv_arena_printf(c->arena, "version %s -> plane %s, mode %d", req->version_id,

@@ -16,6 +16,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "ops.h"
 #include "tls.h"
+#include "vcache.h"
 #include "validate.h"
 
 /* ---------------------------------------------------------------------------
@@ -97,6 +98,7 @@ struct dv_server {
   dv_planes_t *planes;
   const char *pg;
   dv_auth_t *auth; /* NULL: no identity checks */
+  dv_vcache_t *cache; /* verified versions, shared by the workers' stores */
   dv_tls_files_t tls;
   atomic_int inflight;
   atomic_bool stopping;
@@ -297,6 +299,7 @@ static void handle(call_t *c, dv_store_t **store) {
     if (*store == NULL) {
       dv_err_t ignored = DV_ERR_INIT; /* a failed connect is retried by the first query */
       dv_store_open(c->srv->pg, store, &ignored);
+      if (*store != NULL) dv_store_use_cache(*store, c->srv->cache);
     }
     ctx.store = *store;
     dv_caller_t who;
@@ -393,6 +396,12 @@ int dv_server_start(const dv_config_t *cfg, dv_planes_t *planes, dv_server_t **o
     free(s);
     return -1;
   }
+  if (cfg->version_cache_mb > 0 &&
+      (s->cache = dv_vcache_new((size_t)cfg->version_cache_mb << 20)) == NULL) {
+    dv_auth_free(s->auth);
+    free(s);
+    return DV_NOMEM(err);
+  }
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
 
@@ -473,6 +482,7 @@ fail:
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   dv_auth_free(s->auth);
+  dv_vcache_free(s->cache);
   free(s);
   return -1;
 }
@@ -536,5 +546,6 @@ void dv_server_stop(dv_server_t *s, int grace_ms) {
   pthread_cond_destroy(&s->cv);
   free(s->threads);
   dv_auth_free(s->auth);
+  dv_vcache_free(s->cache);
   free(s);
 }

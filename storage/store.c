@@ -25,6 +25,7 @@ static int connect_now(dv_store_t *s, dv_err_t *err) {
   const char *vals[] = {s->conninfo, "5", "dvsconfd", "-c client_min_messages=warning", NULL};
   s->conn = PQconnectdbParams(keys, vals, 1);
   s->in_tx = 0;
+  s->n_prepared = 0; /* a new session has none */
   if (s->conn == NULL) return DV_NOMEM(err);
   if (PQstatus(s->conn) != CONNECTION_OK) {
     dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "PostgreSQL unavailable: %s",
@@ -46,6 +47,10 @@ int dv_store_open(const char *conninfo, dv_store_t **out, dv_err_t *err) {
   }
   *out = s;
   return connect_now(s, err);
+}
+
+void dv_store_use_cache(dv_store_t *s, dv_vcache_t *cache) {
+  s->cache = cache;
 }
 
 void dv_store_close(dv_store_t *s) {
@@ -80,6 +85,32 @@ static int fail_from_result(dv_store_t *s, PGresult *r, const char *what, dv_err
                     state ? state : "");
 }
 
+static int preparable(const char *sql) {
+  return strncmp(sql, "SELECT", 6) == 0 || strncmp(sql, "INSERT", 6) == 0 ||
+         strncmp(sql, "UPDATE", 6) == 0 || strncmp(sql, "DELETE", 6) == 0;
+}
+
+/* Execute sql, prepared on this connection the first time it is seen. A
+ * failed PREPARE is returned like a failed execution. */
+static PGresult *exec(dv_store_t *s, const char *sql, int n, const char *const *vals,
+                      const int *lens, const int *fmts, int result_binary) {
+  if (!preparable(sql)) return PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, result_binary);
+  int k;
+  for (k = 0; k < s->n_prepared; k++)
+    if (s->prepared[k] == sql) break;
+  char name[16];
+  snprintf(name, sizeof name, "dv%d", k);
+  if (k == s->n_prepared) {
+    if (k == STORE_MAX_PREPARED)
+      return PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, result_binary);
+    PGresult *p = PQprepare(s->conn, name, sql, n, NULL);
+    if (p == NULL || PQresultStatus(p) != PGRES_COMMAND_OK) return p;
+    PQclear(p);
+    s->prepared[s->n_prepared++] = sql;
+  }
+  return PQexecPrepared(s->conn, name, n, vals, lens, fmts, result_binary);
+}
+
 PGresult *store_query(dv_store_t *s, const char *sql, int n, const char *const *vals,
                       const int *lens, const int *fmts, int result_binary, ExecStatusType want,
                       const char *what, dv_err_t *err) {
@@ -92,7 +123,7 @@ PGresult *store_query(dv_store_t *s, const char *sql, int n, const char *const *
       }
       if (connect_now(s, err) != 0) return NULL;
     }
-    PGresult *r = PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, result_binary);
+    PGresult *r = exec(s, sql, n, vals, lens, fmts, result_binary);
     if (r != NULL && PQresultStatus(r) == want) return r;
     /* A connection that died while idle shows up on the first statement:
      * outside a transaction nothing was done, so reconnect and retry once. */
@@ -307,10 +338,39 @@ bad:
                     id);
 }
 
-int dv_store_get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_version_info_t **info,
-                         dv_switch_cfg_t **config, dv_err_t *err) {
+/* A cached version: the packed Version message {info, config}. */
+static int from_cache(dv_store_t *s, dv_arena_t *a, int64_t vid, dv_version_info_t **info,
+                      dv_switch_cfg_t **config, int64_t *lineage) {
+  uint8_t *data;
+  size_t len;
+  int64_t lin;
+  if (!dv_vcache_get(s->cache, vid, a, &data, &len, &lin)) return 0;
+  Dvsconf__V1__Version *v = dvsconf__v1__version__unpack(dv_arena_allocator(a), len, data);
+  if (v == NULL || v->info == NULL || v->config == NULL) return 0;
+  if (info != NULL) *info = v->info;
+  if (config != NULL) *config = v->config;
+  if (lineage != NULL) *lineage = lin;
+  return 1;
+}
+
+static void to_cache(dv_store_t *s, dv_arena_t *a, int64_t vid, dv_version_info_t *info,
+                     dv_switch_cfg_t *config, int64_t lineage) {
+  if (s->cache == NULL) return;
+  Dvsconf__V1__Version v = DVSCONF__V1__VERSION__INIT;
+  v.info = info;
+  v.config = config;
+  size_t len = dvsconf__v1__version__get_packed_size(&v);
+  uint8_t *buf = dv_arena_alloc(a, len + 1);
+  if (buf == NULL) return;
+  dvsconf__v1__version__pack(&v, buf);
+  dv_vcache_put(s->cache, vid, buf, len, lineage);
+}
+
+static int get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_version_info_t **info,
+                       dv_switch_cfg_t **config, int64_t *lineage, dv_err_t *err) {
   int64_t vid;
   if (dv_version_id_parse(id, &vid, err) != 0) return -1;
+  if (from_cache(s, a, vid, info, config, lineage)) return 0;
   const char *p[] = {id};
   PGresult *r = store_query(s,
                             "SELECT " VINFO_COLS ", v.switch_id, v.base_number"
@@ -323,33 +383,33 @@ int dv_store_get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_versio
     goto cleanup;
   }
   dv_version_info_t *v;
+  dv_switch_cfg_t *cfg = NULL;
+  int64_t lin = col_i64(r, 0, VINFO_NCOLS);
   if (row_to_info(a, r, 0, &v, err) != 0) goto cleanup;
-  if (config != NULL &&
-      read_config(s, a, PQgetvalue(r, 0, VINFO_NCOLS), col_i64(r, 0, VINFO_NCOLS + 1), v->number,
-                  v->id, v->checksum, config, err) != 0)
-    goto cleanup;
+  if (config != NULL) {
+    if (read_config(s, a, PQgetvalue(r, 0, VINFO_NCOLS), col_i64(r, 0, VINFO_NCOLS + 1),
+                    v->number, v->id, v->checksum, &cfg, err) != 0)
+      goto cleanup;
+    to_cache(s, a, vid, v, cfg, lin);
+    *config = cfg;
+  }
   if (info != NULL) *info = v;
+  if (lineage != NULL) *lineage = lin;
   rc = 0;
 cleanup:
   PQclear(r);
   return rc;
 }
 
-int dv_store_version_lineage(dv_store_t *s, const char *version_id, int64_t *lineage,
-                             dv_err_t *err) {
-  int64_t vid;
-  if (dv_version_id_parse(version_id, &vid, err) != 0) return -1;
-  const char *p[] = {version_id};
-  PGresult *r = store_query(s, "SELECT switch_id FROM versions WHERE id = $1", 1, p, NULL, NULL,
-                            0, PGRES_TUPLES_OK, "read a version's switch", err);
-  if (r == NULL) return -1;
-  int rc = 0;
-  if (PQntuples(r) == 0)
-    rc = dv_err_set(err, GRPC_STATUS_NOT_FOUND, "version %s not found", version_id);
-  else
-    *lineage = col_i64(r, 0, 0);
-  PQclear(r);
-  return rc;
+int dv_store_get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_version_info_t **info,
+                         dv_switch_cfg_t **config, dv_err_t *err) {
+  return get_version(s, a, id, info, config, NULL, err);
+}
+
+int dv_store_get_version_lineage(dv_store_t *s, dv_arena_t *a, const char *id,
+                                 dv_version_info_t **info, dv_switch_cfg_t **config,
+                                 int64_t *lineage, dv_err_t *err) {
+  return get_version(s, a, id, info, config, lineage, err);
 }
 
 /* ---------------------------------------------------------------------------

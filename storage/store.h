@@ -26,6 +26,11 @@ typedef Dvsconf__V1__VersionInfo dv_version_info_t;
 int dv_store_open(const char *conninfo, dv_store_t **out, dv_err_t *err);
 void dv_store_close(dv_store_t *s); /* NULL-safe */
 
+/* Read versions through a shared cache of verified versions (vcache.h).
+ * The cache must outlive the store. */
+struct dv_vcache;
+void dv_store_use_cache(dv_store_t *s, struct dv_vcache *cache);
+
 /* Apply the numbered schema migrations not yet applied, under an advisory
  * lock, so two processes starting at once are safe. */
 int dv_store_migrate(dv_store_t *s, dv_err_t *err);
@@ -57,9 +62,11 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
 int dv_store_get_version(dv_store_t *s, dv_arena_t *a, const char *id,
                          dv_version_info_t **info, dv_switch_cfg_t **config, dv_err_t *err);
 
-/* The lineage id of a version's switch (to tell "same switch history"). */
-int dv_store_version_lineage(dv_store_t *s, const char *version_id, int64_t *lineage,
-                             dv_err_t *err);
+/* The same, with the lineage id of the version's switch (to tell "same
+ * switch history"). */
+int dv_store_get_version_lineage(dv_store_t *s, dv_arena_t *a, const char *id,
+                                 dv_version_info_t **info, dv_switch_cfg_t **config,
+                                 int64_t *lineage, dv_err_t *err);
 
 /* Latest stored version of a live switch (NULL when none). */
 int dv_store_latest_for(dv_store_t *s, dv_arena_t *a, const char *plane, const char *uuid,

@@ -7,14 +7,24 @@
 #include <libpq-fe.h>
 
 #include "store.h"
+#include "vcache.h"
+
+#define STORE_MAX_PREPARED 64
 
 struct dv_store {
   char *conninfo;
   PGconn *conn;
   int in_tx;
+  /* statements prepared on this connection, by the address of their SQL
+   * text (every statement is a string literal) */
+  const char *prepared[STORE_MAX_PREPARED];
+  int n_prepared;
+  dv_vcache_t *cache; /* shared; NULL: none */
 };
 
-/* Run one statement with parameters (PQexecParams). Returns the result when
+/* Run one statement with parameters. Queries (SELECT, INSERT, UPDATE,
+ * DELETE) are prepared once per connection and then executed with
+ * PQexecPrepared; other statements go through PQexecParams. Returns the result when
  * its status is `want`, else NULL with *err set (UNAVAILABLE when the
  * connection is lost, ABORTED for serialization failures and deadlocks,
  * ALREADY_EXISTS for unique violations, INTERNAL otherwise) naming `what`.

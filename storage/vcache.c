@@ -1,0 +1,125 @@
+#include "vcache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry {
+  int64_t id;
+  int64_t lineage;
+  struct entry *prev, *next; /* LRU list, most recent first */
+  struct entry *chain;       /* hash bucket */
+  size_t len;
+  uint8_t data[];
+} entry_t;
+
+struct dv_vcache {
+  pthread_mutex_t mu;
+  entry_t **buckets;
+  size_t nbuckets; /* power of two */
+  entry_t *head, *tail;
+  size_t bytes, max_bytes;
+};
+
+dv_vcache_t *dv_vcache_new(size_t max_bytes) {
+  dv_vcache_t *c = calloc(1, sizeof *c);
+  if (c == NULL) return NULL;
+  c->nbuckets = 4096;
+  c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+  if (c->buckets == NULL) {
+    free(c);
+    return NULL;
+  }
+  c->max_bytes = max_bytes;
+  pthread_mutex_init(&c->mu, NULL);
+  return c;
+}
+
+void dv_vcache_free(dv_vcache_t *c) {
+  if (c == NULL) return;
+  entry_t *e = c->head;
+  while (e != NULL) {
+    entry_t *next = e->next;
+    free(e);
+    e = next;
+  }
+  free(c->buckets);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+static size_t bucket(const dv_vcache_t *c, int64_t id) {
+  uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ull;
+  return (size_t)(h >> 40) & (c->nbuckets - 1);
+}
+
+static void unlink_lru(dv_vcache_t *c, entry_t *e) {
+  if (e->prev) e->prev->next = e->next;
+  else c->head = e->next;
+  if (e->next) e->next->prev = e->prev;
+  else c->tail = e->prev;
+  e->prev = e->next = NULL;
+}
+
+static void push_front(dv_vcache_t *c, entry_t *e) {
+  e->next = c->head;
+  e->prev = NULL;
+  if (c->head) c->head->prev = e;
+  c->head = e;
+  if (c->tail == NULL) c->tail = e;
+}
+
+static void evict(dv_vcache_t *c, entry_t *e) {
+  unlink_lru(c, e);
+  entry_t **p = &c->buckets[bucket(c, e->id)];
+  while (*p != e) p = &(*p)->chain;
+  *p = e->chain;
+  c->bytes -= e->len;
+  free(e);
+}
+
+int dv_vcache_get(dv_vcache_t *c, int64_t id, dv_arena_t *a, uint8_t **data, size_t *len,
+                  int64_t *lineage) {
+  if (c == NULL) return 0;
+  int hit = 0;
+  pthread_mutex_lock(&c->mu);
+  for (entry_t *e = c->buckets[bucket(c, id)]; e != NULL; e = e->chain) {
+    if (e->id != id) continue;
+    *data = dv_arena_memdup(a, e->data, e->len);
+    if (*data != NULL) {
+      *len = e->len;
+      *lineage = e->lineage;
+      unlink_lru(c, e);
+      push_front(c, e);
+      hit = 1;
+    }
+    break;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return hit;
+}
+
+void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage) {
+  if (c == NULL || len > c->max_bytes / 8) return;
+  entry_t *n = malloc(sizeof *n + len);
+  if (n == NULL) return; /* a cache may forget */
+  n->id = id;
+  n->lineage = lineage;
+  n->len = len;
+  memcpy(n->data, data, len);
+  pthread_mutex_lock(&c->mu);
+  for (entry_t *e = c->buckets[bucket(c, id)]; e != NULL; e = e->chain)
+    if (e->id == id) { /* another thread was first */
+      pthread_mutex_unlock(&c->mu);
+      free(n);
+      return;
+    }
+  while (c->bytes + len > c->max_bytes && c->tail != NULL) evict(c, c->tail);
+  size_t b = bucket(c, id);
+  n->chain = c->buckets[b];
+  c->buckets[b] = n;
+  n->prev = n->next = NULL;
+  push_front(c, n);
+  c->bytes += len;
+  pthread_mutex_unlock(&c->mu);
+}
