@@ -54,7 +54,10 @@ static grpc_ssl_server_certificate_config *load(const dv_tls_files_t *f, dv_err_
   grpc_ssl_server_certificate_config *cfg = NULL;
   if (cert != NULL && key != NULL && (f->client_ca == NULL || ca != NULL)) {
     grpc_ssl_pem_key_cert_pair pair = {key, cert};
-    cfg = grpc_ssl_server_certificate_config_create(ca, &pair, 1);
+    /* gRPC 1.51 asserts on NULL roots when certificates come from a fetcher,
+     * even when no client certificate is requested: then the server's own
+     * chain stands in; it is never used to verify anything. */
+    cfg = grpc_ssl_server_certificate_config_create(ca != NULL ? ca : cert, &pair, 1);
     if (cfg == NULL) dv_err_set(err, GRPC_STATUS_INTERNAL, "TLS: cannot use %s / %s", f->cert, f->key);
   }
   /* gRPC copied the PEM strings; wipe the key from our memory */
