@@ -8,7 +8,9 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
-  libcmocka-dev libjansson-dev libcurl4-openssl-dev libxml2-dev libssl-dev libpq-dev
+  libcmocka-dev libjansson-dev libcurl4-openssl-dev libxml2-dev libssl-dev libpq-dev zlib1g-dev
+  openssl                                     # the local stack's CA, certificate and tokens
+  clang                                       # libFuzzer targets
   postgresql                                  # server binaries in /usr/lib/postgresql/15/bin
   golang-go golang-github-vmware-govmomi-dev  # the vcsim launcher
   protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf  # python client tests

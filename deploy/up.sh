@@ -5,7 +5,7 @@
 # deploy/.state/; deploy/down.sh stops it all.
 #
 #   deploy/up.sh [--state DIR] [--build DIR] [--no-build] [--pg URI]
-#                [--launcher BIN] [--port N] [--fast] [-- DVSCONFD_ARGS...]
+#                [--launcher BIN] [--port N] [--fast] [--plaintext] [-- DVSCONFD_ARGS...]
 #
 #   --state DIR     where state goes (default deploy/.state)
 #   --build DIR     build dir with dvsconfd (default build/)
@@ -14,14 +14,19 @@
 #   --launcher BIN  vcsim launcher binary (default: built once into STATE/bin/)
 #   --port N        dvsconfd's port on 127.0.0.1 (default: a free one)
 #   --fast          PostgreSQL without fsync (tests)
+#   --plaintext     serve plaintext gRPC with no identity checks (also
+#                   DVSCONF_PLAINTEXT=1); on 127.0.0.1 only
 #   DVSCONFD_ARGS   more options for `dvsconfd serve` (e.g. --threads 2)
-# dvsconfd serves plaintext gRPC on 127.0.0.1 (--plaintext).
+# Secure by default: a private CA and a server certificate for 127.0.0.1 /
+# localhost (STATE/tls/), admin, operator and viewer tokens (files 0600; the
+# access file holds only their SHA-256), and dvsconfd with TLS and token checks.
 # DVSCONF_WRAPPER="valgrind -q ..." runs dvsconfd under that command.
 #
 # On success prints and writes STATE/env (KEY=value lines):
 #   DVSCONF_ADDR, DVSCONF_PLANE, PGURI, VCSIM_URL (sdk URL, no credentials),
 #   VCSIM_HOOKS_URL (launcher base URL), VCSIM_USER, VCSIM_PASSWORD_FILE,
-#   DVSCONF_CONFIG, DVSCONF_LOG
+#   DVSCONF_CONFIG, DVSCONF_LOG; unless --plaintext also DVSCONF_CA (the CA
+#   certificate), DVSCONF_ADMIN_TOKEN, DVSCONF_OPERATOR_TOKEN, DVSCONF_VIEWER_TOKEN
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +35,8 @@ source "$ROOT/deploy/lib/pg.sh"
 PY=/usr/bin/python3
 
 STATE=$ROOT/deploy/.state BUILD=$ROOT/build do_build=1 pguri="" launcher="" port="" fast="" extra=()
+plaintext=${DVSCONF_PLAINTEXT:+1}
+plaintext=${plaintext:-0}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --state) STATE=$2; shift ;;
@@ -39,6 +46,7 @@ while [[ $# -gt 0 ]]; do
     --launcher) launcher=$2; shift ;;
     --port) port=$2; shift ;;
     --fast) fast=--fast ;;
+    --plaintext) plaintext=1 ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) echo "up.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -187,20 +195,60 @@ with open(out, "w") as f:
     f.write("\n")
 EOF
 
+# --- TLS and tokens -------------------------------------------------------------
+transport=(--plaintext)
+secure_env=""
+if ((!plaintext)); then
+  tls=$STATE/tls
+  mkdir -p "$tls"
+  if [[ ! -s "$tls/server.pem" ]]; then
+    echo "up.sh: making a private CA and a server certificate in $tls"
+    (
+      umask 077
+      openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=dvsconf local CA" \
+        -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+        -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$tls/ext.cnf"
+      openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+        -CAcreateserial -days 825 -extfile "$tls/ext.cnf" -out "$tls/server.pem" 2>/dev/null
+    ) || die "openssl could not make the certificates"
+    chmod 644 "$tls/ca.pem" "$tls/server.pem"
+  fi
+  : >"$STATE/access"
+  for role in admin operator viewer; do
+    if [[ ! -s "$tls/$role.token" ]]; then
+      (umask 077; openssl rand -hex 24 >"$tls/$role.token")
+    fi
+    printf '%s token %s local-%s\n' "$role" \
+      "$(tr -d '\n' <"$tls/$role.token" | "$DVSCONFD" hash-token)" "$role" >>"$STATE/access"
+  done
+  transport=(--tls-cert "$tls/server.pem" --tls-key "$tls/server.key" --access-file "$STATE/access")
+  secure_env="DVSCONF_CA=$tls/ca.pem
+DVSCONF_ADMIN_TOKEN=$(cat "$tls/admin.token")
+DVSCONF_OPERATOR_TOKEN=$(cat "$tls/operator.token")
+DVSCONF_VIEWER_TOKEN=$(cat "$tls/viewer.token")"
+fi
+
 # --- dvsconfd -------------------------------------------------------------------
 [[ -n "$port" ]] || port=$(dvs_free_port)
 addr=127.0.0.1:$port
-echo "up.sh: starting dvsconfd on $addr"
+echo "up.sh: starting dvsconfd on $addr ($( ((plaintext)) && echo plaintext || echo "TLS, tokens"))"
 # shellcheck disable=SC2086  # DVSCONF_WRAPPER is a command line
-spawn dvsconfd ${DVSCONF_WRAPPER:-} "$DVSCONFD" serve --plaintext --listen "$addr" --pg "$pguri" \
-  --config "$STATE/dvsconf.json" "${extra[@]}"
+spawn dvsconfd ${DVSCONF_WRAPPER:-} "$DVSCONFD" serve --listen "$addr" --pg "$pguri" \
+  --config "$STATE/dvsconf.json" "${transport[@]}" "${extra[@]}"
 
-"$PY" - "$addr" "$STATE/dvsconfd.pid" "${DVSCONF_READY_TIMEOUT:-60}" <<'EOF' || die "dvsconfd did not become ready (log: $STATE/dvsconfd.log)"
+"$PY" - "$addr" "$STATE/dvsconfd.pid" "${DVSCONF_READY_TIMEOUT:-60}" "${tls:-}" <<'EOF' || die "dvsconfd did not become ready (log: $STATE/dvsconfd.log)"
 import os, sys, time, grpc
-addr, pidfile, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+addr, pidfile, timeout, tls = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 pid = int(open(pidfile).read())
 deadline = time.monotonic() + timeout
-with grpc.insecure_channel(addr) as ch:
+if tls:
+    creds = grpc.ssl_channel_credentials(open(os.path.join(tls, "ca.pem"), "rb").read())
+    ch = grpc.secure_channel(addr, creds)
+else:
+    ch = grpc.insecure_channel(addr)
+with ch:
     while True:
         try:
             os.kill(pid, 0)
@@ -231,6 +279,7 @@ VCSIM_USER=$vc_user
 VCSIM_PASSWORD_FILE=$STATE/vcsim.password
 DVSCONF_CONFIG=$STATE/dvsconf.json
 DVSCONF_LOG=$STATE/dvsconfd.log
+${secure_env}
 EOF
-echo "up.sh: up; $STATE/env:"
-cat "$STATE/env"
+echo "up.sh: up; $STATE/env (tokens not shown):"
+sed -E 's/^(DVSCONF_[A-Z]+_TOKEN)=.*/\1=.../' "$STATE/env"

@@ -268,10 +268,15 @@ int dv_op_diff(dv_ctx_t *c, const Dvsconf__V1__DiffRequest *req, Dvsconf__V1__Di
  * Import
  * ------------------------------------------------------------------------- */
 
+/* The plan into the response, and its hash for the import record and the
+ * audit log. */
 static int plan_to_response(dv_ctx_t *c, const dv_plan_t *plan, Dvsconf__V1__ImportResponse *r,
                             dv_err_t *err) {
+  char *sha = dv_arena_alloc(c->arena, DV_SHA256_HEX_LEN + 1);
   r->plan = dv_arena_alloc(c->arena, (plan->n_steps + 1) * sizeof(void *));
-  if (r->plan == NULL) return DV_NOMEM(err);
+  if (r->plan == NULL || sha == NULL) return DV_NOMEM(err);
+  dv_plan_sha256(plan, sha);
+  c->audit_plan_sha256 = sha;
   for (size_t i = 0; i < plan->n_steps; i++) {
     Dvsconf__V1__PlanStep *s = NEW(c, dvsconf__v1__plan_step);
     if (s == NULL) return DV_NOMEM(err);
@@ -324,12 +329,7 @@ static char *id_map_json(dv_arena_t *a, const Dvsconf__V1__ImportResponse *r) {
 
 /* Record the import (and, for create-original, the lineage alias). */
 static int record(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req, const char *plane,
-                  const dv_plan_t *plan, Dvsconf__V1__ImportResponse *r, const dv_err_t *result,
-                  dv_err_t *err) {
-  char *sha = dv_arena_alloc(c->arena, DV_SHA256_HEX_LEN + 1);
-  if (sha == NULL) return DV_NOMEM(err);
-  dv_plan_sha256(plan, sha);
-  c->audit_plan_sha256 = sha;
+                  Dvsconf__V1__ImportResponse *r, const dv_err_t *result, dv_err_t *err) {
   char *ids = id_map_json(c->arena, r);
   if (ids == NULL) return DV_NOMEM(err);
   bool ok = result == NULL || result->code == GRPC_STATUS_OK;
@@ -339,7 +339,7 @@ static int record(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req, const char
       .target_plane = plane,
       .switch_uuid = r->switch_uuid,
       .switch_name = r->switch_name,
-      .plan_sha256 = sha,
+      .plan_sha256 = c->audit_plan_sha256,
       .result = ok ? "OK" : dv_status_name(result->code),
       .message = ok ? "" : result->msg,
       .id_map_json = ids,
@@ -438,13 +438,13 @@ static int import_create(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
   if (rc == 0 && created_to_response(c, &created, r, err) != 0) rc = -1;
   if (rc == 0) {
     r->applied = true;
-    rc = record(c, req, p->conf.name, &plan, r, NULL, err);
+    rc = record(c, req, p->conf.name, r, NULL, err);
     if (rc != 0)
       dv_err_prefix(err, "switch \"%s\" was created on plane \"%s\" (uuid %s) but recording the"
                          " import failed", r->switch_name, p->conf.name, r->switch_uuid);
   } else {
     dv_err_t ignored = DV_ERR_INIT;
-    record(c, req, p->conf.name, &plan, r, &result, &ignored);
+    record(c, req, p->conf.name, r, &result, &ignored);
     *err = result;
   }
   dv_store_unlock_switch(c->store, p->conf.name, cfg->name);
@@ -526,7 +526,7 @@ static int import_apply(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
     dv_err_t result = DV_ERR_INIT;
     if (dv_plane_apply_plan(p, &live_ref, &plan, c->arena, &result) != 0) {
       dv_err_t ignored = DV_ERR_INIT;
-      record(c, req, p->conf.name, &plan, r, &result, &ignored);
+      record(c, req, p->conf.name, r, &result, &ignored);
       *err = result;
       dv_err_prefix(err, "import of version %s into switch \"%s\" (state before: version %s)",
                     info->id, live->name, safety->id);
@@ -534,7 +534,7 @@ static int import_apply(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
     }
   }
   r->applied = true;
-  if (record(c, req, p->conf.name, &plan, r, NULL, err) != 0) {
+  if (record(c, req, p->conf.name, r, NULL, err) != 0) {
     dv_err_prefix(err, "the plan was applied to switch \"%s\" but recording the import failed",
                   live->name);
     goto cleanup;

@@ -81,4 +81,5 @@ source "$T/stack/env"
 set +a
 
 cd "$HERE"
-PYTHONPATH="$HERE/gen:$HERE" "$PY" -m unittest -v "${@:-test_api}"
+if (($#)); then suites=("$@"); else suites=(test_api test_security test_vsphere_e2e); fi
+PYTHONPATH="$HERE/gen:$HERE:$ROOT/deploy/lib" "$PY" -m unittest -v "${suites[@]}"

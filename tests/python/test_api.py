@@ -16,6 +16,7 @@ import grpc
 
 from dvsconf.v1 import dvsconf_pb2 as pb
 from dvsconf.v1 import dvsconf_pb2_grpc as pb_grpc
+import stack
 import vim_soap
 
 ADDR = os.environ["DVSCONF_ADDR"]
@@ -30,7 +31,7 @@ C = grpc.StatusCode
 class ConfigManagerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.channel = grpc.insecure_channel(ADDR)
+        cls.channel = stack.channel()
         grpc.channel_ready_future(cls.channel).result(timeout=T)
         cls.stub = pb_grpc.ConfigManagerStub(cls.channel)
         s = cls.stub

@@ -1,7 +1,8 @@
-"""A tiny vSphere SOAP client (urllib only) for changing vcsim between exports.
+"""A tiny vSphere SOAP client (urllib only): what an operator does to vCenter
+behind dvsconf's back, for the quickstart (deploy/vcenter.py) and the tests.
 
-Only what test_api.py needs: log in, read properties, add a port group to a
-switch, wait for a task.
+Log in, read properties, wait for tasks, add a port group, change a port
+group's VLAN, destroy a switch (port groups first).
 """
 import http.cookiejar
 import ssl
@@ -80,4 +81,56 @@ class Vim:
         spec = ("<spec><name>%s</name><numPorts>%d</numPorts><type>earlyBinding</type></spec>"
                 % (escape(name), num_ports))
         resp = self.call("AddDVPortgroup_Task", moref("_this", dvs.get("type"), dvs.text) + spec)
+        self.wait_task(resp.find("v:returnval", NS).text)
+
+    def pg_moref(self, key):
+        return moref("_this", "DistributedVirtualPortgroup", key)
+
+    def find_pg(self, name):
+        """The key of the port group called `name`."""
+        body = (moref("_this", "PropertyCollector", self.pc) +
+                "<specSet><propSet><type>DistributedVirtualPortgroup</type><pathSet>name</pathSet>"
+                "</propSet><objectSet>%s<skip>true</skip><selectSet xsi:type=\"TraversalSpec\">"
+                "<name>v</name><type>ContainerView</type><path>view</path><skip>false</skip>"
+                "</selectSet></objectSet></specSet>")
+        sc = self.call("RetrieveServiceContent", moref("_this", "ServiceInstance", "ServiceInstance"))
+        vm = sc.find(".//v:viewManager", NS).text
+        root = sc.find(".//v:rootFolder", NS).text
+        view = self.call("CreateContainerView", moref("_this", "ViewManager", vm) +
+                         moref("container", "Folder", root) +
+                         "<type>DistributedVirtualPortgroup</type><recursive>true</recursive>")
+        view_ref = view.find("v:returnval", NS).text
+        resp = self.call("RetrieveProperties", body % moref("obj", "ContainerView", view_ref))
+        self.call("DestroyView", moref("_this", "ContainerView", view_ref))
+        for obj in resp.findall("v:returnval", NS):
+            if obj.findtext("v:propSet/v:val", namespaces=NS) == name:
+                return obj.find("v:obj", NS).text
+        raise VimError("no port group named %s" % name)
+
+    def set_vlan(self, key, name, vlan):
+        """Reconfigure a port group's VLAN. vcsim replaces the whole config on
+        reconfigure, so the spec repeats the teaming policy vcsim's port groups
+        carry."""
+        spec = (
+            "<spec><name>%s</name>"
+            '<defaultPortConfig xsi:type="VMwareDVSPortSetting">'
+            '<vlan xsi:type="VmwareDistributedVirtualSwitchVlanIdSpec">'
+            "<inherited>false</inherited><vlanId>%d</vlanId></vlan>"
+            '<uplinkTeamingPolicy xsi:type="VmwareUplinkPortTeamingPolicy"><inherited>false</inherited>'
+            "<policy><inherited>false</inherited><value>loadbalance_srcid</value></policy>"
+            "<notifySwitches><inherited>false</inherited><value>true</value></notifySwitches>"
+            "<rollingOrder><inherited>false</inherited><value>true</value></rollingOrder>"
+            "</uplinkTeamingPolicy></defaultPortConfig></spec>" % (escape(name), vlan))
+        resp = self.call("ReconfigureDVPortgroup_Task", self.pg_moref(key) + spec)
+        self.wait_task(resp.find("v:returnval", NS).text)
+
+    def destroy_switch(self, any_pg_key):
+        """Destroy the switch that port group `any_pg_key` is on, the way an
+        operator would: its port groups first, then the switch."""
+        dvs = self.get("DistributedVirtualPortgroup", any_pg_key, "config.distributedVirtualSwitch")
+        pgs = self.get(dvs.get("type"), dvs.text, "portgroup")
+        for key in [e.text for e in pgs.findall("v:ManagedObjectReference", NS)]:
+            resp = self.call("Destroy_Task", self.pg_moref(key))
+            self.wait_task(resp.find("v:returnval", NS).text)
+        resp = self.call("Destroy_Task", moref("_this", dvs.get("type"), dvs.text))
         self.wait_task(resp.find("v:returnval", NS).text)
