@@ -107,8 +107,11 @@ static const rule_t *match_token(const dv_auth_t *a, const grpc_metadata_array *
     size_t n = GRPC_SLICE_LENGTH(md->metadata[i].value);
     const char *v = (const char *)GRPC_SLICE_START_PTR(md->metadata[i].value);
     if (n <= 7 || n > 4096 || strncasecmp(v, "Bearer ", 7) != 0) return NULL;
-    char *token = strndup(v + 7, n - 7);
+    /* the slice is not NUL-terminated: copy exactly its bytes */
+    char *token = malloc(n - 7 + 1);
     if (token == NULL) return NULL;
+    memcpy(token, v + 7, n - 7);
+    token[n - 7] = '\0';
     char hash[72];
     dv_auth_hash_token(token, hash);
     free(token);

@@ -42,7 +42,8 @@ class Security(unittest.TestCase):
                              (grpc.StatusCode.UNAUTHENTICATED, "authentication required"))
 
     def test_wrong_token(self):
-        ca = open(os.environ["DVSCONF_CA"], "rb").read()
+        with open(os.environ["DVSCONF_CA"], "rb") as f:
+            ca = f.read()
         creds = grpc.composite_channel_credentials(grpc.ssl_channel_credentials(ca),
                                                    grpc.access_token_call_credentials("not-a-token"))
         with grpc.secure_channel(os.environ["DVSCONF_ADDR"], creds) as ch:
@@ -103,7 +104,8 @@ class Security(unittest.TestCase):
         v = admin.Export(pb.ExportRequest(plane=PLANE, switch_name="DVS0"), timeout=T).version
         full = admin.GetVersion(pb.GetVersionRequest(version_id=v.id), timeout=T)
         self.assertNotIn(password, full.SerializeToString().decode("utf-8", "replace"))
-        log = open(os.environ["DVSCONF_LOG"], errors="replace").read()
+        with open(os.environ["DVSCONF_LOG"], errors="replace") as f:
+            log = f.read()
         self.assertNotIn(":" + password + "@", log)
         self.assertNotIn("password=" + password, log)
 
