@@ -81,5 +81,6 @@ source "$T/stack/env"
 set +a
 
 cd "$HERE"
-if (($#)); then suites=("$@"); else suites=(test_api test_security test_vsphere_e2e); fi
+if (($#)); then suites=("$@"); else suites=(test_api test_security test_vsphere_e2e test_no_stall); fi
+export DVSCONF_BUILD=$BUILD
 PYTHONPATH="$HERE/gen:$HERE:$ROOT/deploy/lib" "$PY" -m unittest -v "${suites[@]}"

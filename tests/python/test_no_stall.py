@@ -1,0 +1,119 @@
+"""A call blocked on a management plane must not stall other calls, even on
+the same connection; on SIGTERM in-flight calls finish, new ones are refused,
+and dvsconfd exits 0. Runs a dvsconfd of its own (DVSCONF_BUILD, PGURI) whose
+only plane is a "vCenter" that accepts connections and never answers."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import grpc
+
+from dvsconf.v1 import dvsconf_pb2 as pb
+from dvsconf.v1 import dvsconf_pb2_grpc as pb_grpc
+
+PLANE_TIMEOUT_S = 4
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Blackhole:
+    """Accepts TCP connections on loopback and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+class NoStall(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.hole = Blackhole()
+        planes = os.path.join(self.tmp.name, "planes.json")
+        with open(planes, "w") as f:
+            json.dump({"planes": [{"name": "slow", "kind": "vsphere", "insecure": True,
+                                   "url": "http://127.0.0.1:%d/sdk" % self.hole.port,
+                                   "username": "u", "password_env": "SLOW_PW",
+                                   "timeout_ms": PLANE_TIMEOUT_S * 1000}]}, f)
+        self.addr = "127.0.0.1:%d" % free_port()
+        self.log = open(os.path.join(self.tmp.name, "dvsconfd.log"), "w+")
+        self.proc = subprocess.Popen(
+            [os.path.join(os.environ["DVSCONF_BUILD"], "dvsconfd"), "serve", "--plaintext",
+             "--listen", self.addr, "--pg", os.environ["PGURI"], "--config", planes,
+             "--threads", "4", "--grace-seconds", "10"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, SLOW_PW="pw"))
+        self.ch = grpc.insecure_channel(self.addr)
+        grpc.channel_ready_future(self.ch).result(timeout=30)
+        self.api = pb_grpc.ConfigManagerStub(self.ch)
+
+    def tearDown(self):
+        self.ch.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.hole.close()
+        self.log.close()
+        self.tmp.cleanup()
+
+    def slow_export(self):
+        return self.api.Export.future(pb.ExportRequest(plane="slow", switch_name="sw"), timeout=60)
+
+    def test_blocked_calls_leave_the_connection_free(self):
+        slow = [self.slow_export() for _ in range(2)]  # two workers of four blocked
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        for _ in range(20):
+            self.api.ListPlanes(pb.ListPlanesRequest(), timeout=10)
+            self.api.ListVersions(pb.ListVersionsRequest(page_size=1), timeout=10)
+        elapsed = time.monotonic() - t0
+        self.assertFalse(any(f.done() for f in slow), "the slow exports should still be waiting")
+        self.assertLess(elapsed, PLANE_TIMEOUT_S / 2, "fast calls waited for the slow ones")
+        for f in slow:  # the plane's timeout ends them, with the plane named
+            e = f.exception(timeout=PLANE_TIMEOUT_S * 3)
+            self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE, e.details())
+            self.assertIn('"slow"', e.details())
+
+    def test_sigterm_lets_calls_in_flight_finish(self):
+        inflight = self.slow_export()
+        time.sleep(0.5)
+        self.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        with self.assertRaises(grpc.RpcError) as cm:  # new calls are refused
+            with grpc.insecure_channel(self.addr) as fresh:
+                pb_grpc.ConfigManagerStub(fresh).ListPlanes(pb.ListPlanesRequest(), timeout=3)
+        self.assertIn(cm.exception.code(), (grpc.StatusCode.UNAVAILABLE,
+                                            grpc.StatusCode.DEADLINE_EXCEEDED))
+        # the call in flight got its real answer (the plane's timeout), not a cancellation
+        e = inflight.exception(timeout=PLANE_TIMEOUT_S * 3)
+        self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE, e.details())
+        self.assertIn("slow", e.details())
+        self.assertEqual(self.proc.wait(timeout=20), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
