@@ -306,6 +306,15 @@ run 0 "import new --rename --dry-run --json" "$D" --json import "$V1" --mode new
 json "rename in the plan" "any(s['object'] == 'renamed-pg' for s in d['plan'])"
 run 2 "dvsconf-clone without --name" "$BUILD/dvsconf-clone" "$V1"
 run 0 "dvsconf-recreate --help" "$BUILD/dvsconf-recreate" --help
+# the switch is lost in vCenter (port groups first, as an operator does it)
+run 0 "vCenter: destroy DVS0" "$PY" "$ROOT/deploy/vcenter.py" destroy-switch-of "$PG0"
+run 0 "dvsconf-recreate (dry run)" "$BUILD/dvsconf-recreate" "$V1"
+has "recreate plan: create switch" "$T/out" "^1\. \[create switch\] DVS0: "
+run 0 "dvsconf-recreate --apply" "$BUILD/dvsconf-recreate" "$V1" --apply
+has "recreate applied" "$T/out" "^applied: yes$"
+has "recreate identity map" "$T/out" "^  portgroup $PG0: "
+run 0 "re-created switch: same names and settings as V1" "$D" diff "$V1" --live --plane "$PLANE" --switch DVS0
+if grep -vqE '(\.key: |^$)' "$T/out"; then bad "re-created switch differs from V1 in more than keys"; else ok "only port-group keys differ"; fi
 run 0 "switches (stored)" "$D" switches
 has "switches: latest version id/number" "$T/out" "^$PLANE +DVS0 +$UUID0 +4 +[0-9]+/[0-9]+$"
 
