@@ -20,4 +20,12 @@ typedef Dvsconf__V1__Change dv_change_t;
 int dv_diff_configs(dv_arena_t *a, const dv_switch_cfg_t *from, const dv_switch_cfg_t *to,
                     bool same_history, dv_change_t ***out, size_t *n, dv_err_t *err);
 
+/* The same for two canonical encodings, doing work in proportion to what
+ * differs: port groups with equal identity and equal bytes are skipped
+ * without being decoded (wire.h), the rest is decoded and compared as
+ * above. */
+int dv_diff_packed(dv_arena_t *a, const uint8_t *from, size_t from_len, const uint8_t *to,
+                   size_t to_len, bool same_history, dv_change_t ***out, size_t *n,
+                   dv_err_t *err);
+
 #endif

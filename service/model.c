@@ -24,9 +24,14 @@ static int cmp_range(const void *x, const void *y) {
   return 0;
 }
 
-/* qsort, but a no-op for fewer than two elements (whose base may be NULL) */
+/* qsort, but only when not sorted already (the common case: configs come
+ * back canonical from the store and in key order from planes), and a no-op
+ * for fewer than two elements (whose base may be NULL). */
 static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
-  if (n > 1) qsort(base, n, size, cmp);
+  const char *p = base;
+  size_t i = 1;
+  while (i < n && cmp(p + (i - 1) * size, p + i * size) <= 0) i++;
+  if (i < n) qsort(base, n, size, cmp);
 }
 
 static void canonicalize_port_settings(dv_port_settings_t *ps) {
@@ -75,8 +80,8 @@ void dv_sha256_hex(const uint8_t *data, size_t len, char out[DV_SHA256_HEX_LEN +
 
 int dv_config_checksum(dv_arena_t *a, dv_switch_cfg_t *cfg, char out[DV_SHA256_HEX_LEN + 1],
                        dv_err_t *err) {
-  uint8_t *buf;
-  size_t len;
+  uint8_t *buf = NULL;
+  size_t len = 0;
   if (dv_config_encode(a, cfg, &buf, &len, err) != 0) return -1;
   dv_sha256_hex(buf, len, out);
   return 0;

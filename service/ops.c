@@ -8,6 +8,7 @@
 #include "diff.h"
 #include "plan.h"
 #include "validate.h"
+#include "wire.h"
 
 #define NEW(c, type) dv_arena_msg((c)->arena, &type##__descriptor)
 
@@ -203,17 +204,35 @@ int dv_op_list_versions(dv_ctx_t *c, const Dvsconf__V1__ListVersionsRequest *req
 
 int dv_op_get_version(dv_ctx_t *c, const Dvsconf__V1__GetVersionRequest *req,
                       Dvsconf__V1__Version **out, dv_err_t *err) {
-  Dvsconf__V1__Version *v = NEW(c, dvsconf__v1__version);
-  if (v == NULL) return DV_NOMEM(err);
-  if (dv_store_get_version(c->store, c->arena, req->version_id, &v->info, &v->config, err) != 0)
+  /* The reply is the stored Version's verified bytes as they are: versions
+   * never change, so there is nothing to decode or encode again. */
+  const uint8_t *v;
+  size_t len;
+  if (dv_store_get_version_packed(c->store, c->arena, req->version_id, &v, &len, NULL, err) != 0)
     return -1;
-  *out = v;
+  c->raw_reply = v;
+  c->raw_reply_len = len;
+  *out = NULL;
   return 0;
 }
 
 /* ---------------------------------------------------------------------------
  * Diff
  * ------------------------------------------------------------------------- */
+
+/* A version's canonical config bytes and lineage, verified, undecoded. */
+static int version_bytes(dv_ctx_t *c, const char *field, const char *id, const uint8_t **cfg,
+                         size_t *len, int64_t *lineage, dv_err_t *err) {
+  int64_t vid;
+  const uint8_t *v;
+  size_t vlen;
+  if (dv_version_id_parse(id, &vid, err) != 0) {
+    dv_err_prefix(err, "%s", field);
+    return -1;
+  }
+  if (dv_store_get_version_packed(c->store, c->arena, id, &v, &vlen, lineage, err) != 0) return -1;
+  return dv_wire_field(v, vlen, 2, cfg, len, err);
+}
 
 int dv_op_diff(dv_ctx_t *c, const Dvsconf__V1__DiffRequest *req, Dvsconf__V1__DiffResponse **out,
                dv_err_t *err) {
@@ -225,40 +244,33 @@ int dv_op_diff(dv_ctx_t *c, const Dvsconf__V1__DiffRequest *req, Dvsconf__V1__Di
   if (!to_version && !to_live)
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
                       "to_version_id, to_plane: give a version or a live switch to compare with");
-  dv_version_info_t *from_info;
-  dv_switch_cfg_t *from, *to;
+  const uint8_t *from, *to;
+  size_t from_len, to_len;
   int64_t from_lineage, to_lineage = -1;
-  if (dv_version_id_parse(req->from_version_id, &from_lineage, err) != 0) {
-    dv_err_prefix(err, "from_version_id");
-    return -1;
-  }
-  if (to_version && dv_version_id_parse(req->to_version_id, &to_lineage, err) != 0) {
-    dv_err_prefix(err, "to_version_id");
-    return -1;
-  }
-  if (dv_store_get_version_lineage(c->store, c->arena, req->from_version_id, &from_info, &from,
-                                   &from_lineage, err) != 0)
+  if (version_bytes(c, "from_version_id", req->from_version_id, &from, &from_len, &from_lineage,
+                    err) != 0)
     return -1;
   if (to_version) {
-    if (dv_store_get_version_lineage(c->store, c->arena, req->to_version_id, NULL, &to,
-                                     &to_lineage, err) != 0)
+    if (version_bytes(c, "to_version_id", req->to_version_id, &to, &to_len, &to_lineage, err) != 0)
       return -1;
   } else {
     dv_switch_ref_t ref;
+    dv_switch_cfg_t *live;
     if (switch_ref("to_switch_name", req->to_switch_name, "to_switch_uuid", req->to_switch_uuid,
                    true, &ref, err) != 0)
       return -1;
     dv_plane_entry_t *p = dv_planes_find(c->planes, req->to_plane, "to_plane", err);
-    if (p == NULL || read_live(c, p, &ref, &to, err) != 0) return -1;
+    if (p == NULL || read_live(c, p, &ref, &live, err) != 0) return -1;
     dv_version_info_t *latest;
-    if (dv_store_latest_for(c->store, c->arena, p->conf.name, to->uuid, &latest, &to_lineage,
-                            err) != 0)
+    if (dv_store_latest_for(c->store, c->arena, p->conf.name, live->uuid, &latest, &to_lineage,
+                            err) != 0 ||
+        dv_config_encode(c->arena, live, (uint8_t **)&to, &to_len, err) != 0)
       return -1;
   }
   Dvsconf__V1__DiffResponse *r = NEW(c, dvsconf__v1__diff_response);
   if (r == NULL) return DV_NOMEM(err);
-  if (dv_diff_configs(c->arena, from, to, from_lineage == to_lineage, &r->changes, &r->n_changes,
-                      err) != 0)
+  if (dv_diff_packed(c->arena, from, from_len, to, to_len, from_lineage == to_lineage,
+                     &r->changes, &r->n_changes, err) != 0)
     return -1;
   *out = r;
   return 0;
@@ -406,7 +418,7 @@ static int import_create(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
                          dv_plane_entry_t *p, Dvsconf__V1__ImportResponse *r, dv_err_t *err) {
   bool original = req->mode == DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_CREATE_ORIGINAL;
   const dv_switch_cfg_t *cfg = version;
-  dv_switch_cfg_t *tmpl;
+  dv_switch_cfg_t *tmpl = NULL;
   if (!original) {
     if (dv_validate_name("new_name", req->new_name, true, err) != 0) {
       dv_err_prefix(err, "IMPORT_MODE_CREATE_NEW");

@@ -18,12 +18,17 @@ typedef struct dv_ctx {
   /* filled by the operation for the audit log (arena strings or NULL) */
   const char *audit_target;
   const char *audit_plan_sha256;
+  /* set by an operation that answers with bytes already encoded (the
+   * response message is then NULL) */
+  const uint8_t *raw_reply;
+  size_t raw_reply_len;
 } dv_ctx_t;
 
 int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
                  Dvsconf__V1__ExportResponse **out, dv_err_t *err);
 int dv_op_list_versions(dv_ctx_t *c, const Dvsconf__V1__ListVersionsRequest *req,
                         Dvsconf__V1__ListVersionsResponse **out, dv_err_t *err);
+/* Answers with c->raw_reply (a packed Version); *out is NULL. */
 int dv_op_get_version(dv_ctx_t *c, const Dvsconf__V1__GetVersionRequest *req,
                       Dvsconf__V1__Version **out, dv_err_t *err);
 int dv_op_diff(dv_ctx_t *c, const Dvsconf__V1__DiffRequest *req, Dvsconf__V1__DiffResponse **out,

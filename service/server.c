@@ -212,9 +212,14 @@ static int decode_and_run(call_t *c, dv_ctx_t *ctx, dv_err_t *err) {
   if (dv_validate_strings(req, err) != 0) return -1;
   ProtobufCMessage *resp = NULL;
   if (c->method->fn(ctx, req, &resp, err) != 0) return -1;
-  size_t len = protobuf_c_message_get_packed_size(resp);
-  grpc_slice out = grpc_slice_malloc(len);
-  protobuf_c_message_pack(resp, GRPC_SLICE_START_PTR(out));
+  grpc_slice out;
+  if (ctx->raw_reply != NULL) {
+    out = grpc_slice_from_copied_buffer((const char *)ctx->raw_reply, ctx->raw_reply_len);
+  } else {
+    size_t len = protobuf_c_message_get_packed_size(resp);
+    out = grpc_slice_malloc(len);
+    protobuf_c_message_pack(resp, GRPC_SLICE_START_PTR(out));
+  }
   c->reply = grpc_raw_byte_buffer_create(&out, 1);
   grpc_slice_unref(out);
   return 0;
@@ -295,7 +300,7 @@ static void handle(call_t *c, dv_store_t **store) {
     dv_err_set(&err, GRPC_STATUS_UNIMPLEMENTED, "method %.200s is not implemented", path);
     gpr_free(path);
   } else {
-    dv_ctx_t ctx = {dv_arena_new(), NULL, c->srv->planes, NULL, NULL};
+    dv_ctx_t ctx = {.arena = dv_arena_new(), .planes = c->srv->planes};
     if (*store == NULL) {
       dv_err_t ignored = DV_ERR_INIT; /* a failed connect is retried by the first query */
       dv_store_open(c->srv->pg, store, &ignored);

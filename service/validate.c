@@ -10,6 +10,10 @@
 bool dv_utf8_valid(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
   while (p < end) {
+    if (*p < 0x80) { /* ASCII runs, the common case */
+      p++;
+      continue;
+    }
     unsigned c = *p;
     size_t n;
     unsigned min;
@@ -36,31 +40,53 @@ bool dv_utf8_valid(const char *s, size_t len) {
   return true;
 }
 
-static int walk(const ProtobufCMessage *m, const char *prefix, int depth, dv_err_t *err) {
+/* The path to a field, for messages: written only when something is wrong
+ * (formatting a path for every string of a 5,000-port-group document
+ * costs more than checking them). */
+typedef struct path {
+  const struct path *up;
+  const ProtobufCFieldDescriptor *f;
+  size_t index; /* for repeated fields */
+} path_t;
+
+static size_t format_path(char *buf, size_t size, const path_t *p) {
+  if (p == NULL) return 0;
+  size_t n = format_path(buf, size, p->up);
+  if (n >= size) return n;
+  int w = p->f->label == PROTOBUF_C_LABEL_REPEATED
+              ? snprintf(buf + n, size - n, "%s%s[%zu]", n ? "." : "", p->f->name, p->index)
+              : snprintf(buf + n, size - n, "%s%s", n ? "." : "", p->f->name);
+  return n + (w > 0 ? (size_t)w : 0);
+}
+
+static int bad_string(const path_t *p, const char *what, dv_err_t *err) {
+  char buf[256];
+  format_path(buf, sizeof buf, p);
+  return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "%s: %s", buf, what);
+}
+
+static int walk(const ProtobufCMessage *m, const path_t *up, int depth, dv_err_t *err) {
   const ProtobufCMessageDescriptor *d = m->descriptor;
-  if (depth > 16) return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "%s: nested too deep", prefix);
+  if (depth > 16) return bad_string(up, "nested too deep", err);
   for (unsigned i = 0; i < d->n_fields; i++) {
     const ProtobufCFieldDescriptor *f = &d->fields[i];
     if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
     size_t n = dv_pb_count(m, f);
     for (size_t k = 0; k < n; k++) {
       const void *v = dv_pb_value(m, f, k);
-      char path[256];
-      if (f->label == PROTOBUF_C_LABEL_REPEATED)
-        snprintf(path, sizeof path, "%s%s%s[%zu]", prefix, prefix[0] ? "." : "", f->name, k);
-      else
-        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", f->name);
+      path_t here = {up, f, k};
       if (f->type == PROTOBUF_C_TYPE_STRING) {
         const char *s = *(char *const *)v;
         size_t len = s ? strlen(s) : 0;
-        if (len > DV_MAX_TEXT_LEN)
-          return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "%s: longer than %d bytes", path,
-                            DV_MAX_TEXT_LEN);
-        if (!dv_utf8_valid(s, len))
-          return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "%s: not valid UTF-8", path);
+        if (len > DV_MAX_TEXT_LEN) {
+          char what[64];
+          snprintf(what, sizeof what, "longer than %d bytes", DV_MAX_TEXT_LEN);
+          return bad_string(&here, what, err);
+        }
+        if (!dv_utf8_valid(s, len)) return bad_string(&here, "not valid UTF-8", err);
       } else {
         const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)v;
-        if (sub != NULL && walk(sub, path, depth + 1, err) != 0) return -1;
+        if (sub != NULL && walk(sub, &here, depth + 1, err) != 0) return -1;
       }
     }
   }
@@ -68,7 +94,7 @@ static int walk(const ProtobufCMessage *m, const char *prefix, int depth, dv_err
 }
 
 int dv_validate_strings(const ProtobufCMessage *m, dv_err_t *err) {
-  return walk(m, "", 0, err);
+  return walk(m, NULL, 0, err);
 }
 
 int dv_validate_name(const char *field, const char *value, bool required, dv_err_t *err) {
@@ -84,43 +110,49 @@ int dv_validate_name(const char *field, const char *value, bool required, dv_err
   return 0;
 }
 
-static int check_range(const char *path, const char *field, int64_t v, int64_t lo, int64_t hi,
-                       dv_err_t *err) {
-  if (v < lo || v > hi)
-    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "%s.%s: %lld is outside %lld..%lld",
-                      path, field, (long long)v, (long long)lo, (long long)hi);
-  return 0;
+/* Paths are formatted only when something is wrong: a 5,000-port-group
+ * document is checked without printing 5,000 paths. `pg` names the port
+ * group the value belongs to (NULL: the switch). */
+static int out_of_range(const dv_pg_cfg_t *pg, const char *where, const char *field, int64_t v,
+                        int64_t lo, int64_t hi, dv_err_t *err) {
+  char prefix[300];
+  if (pg != NULL)
+    snprintf(prefix, sizeof prefix, "config.portgroups[\"%.128s\"]%s%s", pg->name,
+             where[0] ? "." : "", where);
+  else
+    snprintf(prefix, sizeof prefix, "config%s%s", where[0] ? "." : "", where);
+  return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "%s.%s: %lld is outside %lld..%lld",
+                    prefix, field, (long long)v, (long long)lo, (long long)hi);
 }
 
-static int check_port_settings(const char *path, const dv_port_settings_t *ps, dv_err_t *err) {
+#define CHECK(pg, where, field, v, lo, hi)                                          \
+  do {                                                                              \
+    if ((int64_t)(v) < (int64_t)(lo) || (int64_t)(v) > (int64_t)(hi))               \
+      return out_of_range((pg), (where), (field), (int64_t)(v), (lo), (hi), err);   \
+  } while (0)
+
+static int check_port_settings(const dv_pg_cfg_t *pg, const dv_port_settings_t *ps,
+                               dv_err_t *err) {
   if (ps == NULL) return 0;
-  char p[512];
   if (ps->vlan != NULL) {
     const Dvsconf__V1__VlanSpec *v = ps->vlan;
-    snprintf(p, sizeof p, "%s.vlan", path);
     if (protobuf_c_enum_descriptor_get_value(&dvsconf__v1__vlan_kind__descriptor, v->kind) == NULL)
-      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "%s.kind: unknown value %d", p, v->kind);
-    if (check_range(p, "vlan_id", v->vlan_id, 0, 4094, err) != 0 ||
-        check_range(p, "pvlan_id", v->pvlan_id, 0, 4094, err) != 0)
-      return -1;
+      return out_of_range(pg, "default_port_config.vlan", "kind", v->kind, 0, 3, err);
+    CHECK(pg, "default_port_config.vlan", "vlan_id", v->vlan_id, 0, 4094);
+    CHECK(pg, "default_port_config.vlan", "pvlan_id", v->pvlan_id, 0, 4094);
     for (size_t i = 0; i < v->n_trunk_ranges; i++) {
       const Dvsconf__V1__NumericRange *r = v->trunk_ranges[i];
-      char f[64];
-      snprintf(f, sizeof f, "trunk_ranges[%zu].start", i);
-      if (check_range(p, f, r->start, 0, 4094, err) != 0) return -1;
-      snprintf(f, sizeof f, "trunk_ranges[%zu].end", i);
-      if (check_range(p, f, r->end, r->start, 4094, err) != 0) return -1;
+      CHECK(pg, "default_port_config.vlan.trunk_ranges[]", "start", r->start, 0, 4094);
+      CHECK(pg, "default_port_config.vlan.trunk_ranges[]", "end", r->end, r->start, 4094);
     }
   }
   const Dvsconf__V1__ShapingPolicy *sh[2] = {ps->in_shaping, ps->out_shaping};
-  const char *names[2] = {"in_shaping", "out_shaping"};
+  const char *names[2] = {"default_port_config.in_shaping", "default_port_config.out_shaping"};
   for (int i = 0; i < 2; i++) {
     if (sh[i] == NULL) continue;
-    snprintf(p, sizeof p, "%s.%s", path, names[i]);
-    if (check_range(p, "average_bandwidth", sh[i]->average_bandwidth, 0, INT64_MAX, err) != 0 ||
-        check_range(p, "peak_bandwidth", sh[i]->peak_bandwidth, 0, INT64_MAX, err) != 0 ||
-        check_range(p, "burst_size", sh[i]->burst_size, 0, INT64_MAX, err) != 0)
-      return -1;
+    CHECK(pg, names[i], "average_bandwidth", sh[i]->average_bandwidth, 0, INT64_MAX);
+    CHECK(pg, names[i], "peak_bandwidth", sh[i]->peak_bandwidth, 0, INT64_MAX);
+    CHECK(pg, names[i], "burst_size", sh[i]->burst_size, 0, INT64_MAX);
   }
   return 0;
 }
@@ -130,17 +162,13 @@ int dv_validate_config(const dv_switch_cfg_t *cfg, dv_err_t *err) {
       dv_validate_name("config.uuid", cfg->uuid, true, err) != 0 ||
       dv_validate_name("config.datacenter", cfg->datacenter, false, err) != 0)
     return -1;
-  if (cfg->max_mtu != 0 && check_range("config", "max_mtu", cfg->max_mtu, 1280, 9000, err) != 0)
-    return -1;
-  if (check_range("config", "num_standalone_ports", cfg->num_standalone_ports, 0, 1 << 20, err) != 0)
-    return -1;
-  if (check_port_settings("config.default_port_config", cfg->default_port_config, err) != 0)
-    return -1;
-  for (size_t i = 0; i < cfg->n_host_members; i++) {
-    char f[64];
-    snprintf(f, sizeof f, "config.host_members[%zu]", i);
-    if (dv_validate_name(f, cfg->host_members[i], true, err) != 0) return -1;
-  }
+  if (cfg->max_mtu != 0) CHECK(NULL, "", "max_mtu", cfg->max_mtu, 1280, 9000);
+  CHECK(NULL, "", "num_standalone_ports", cfg->num_standalone_ports, 0, 1 << 20);
+  if (check_port_settings(NULL, cfg->default_port_config, err) != 0) return -1;
+  for (size_t i = 0; i < cfg->n_host_members; i++)
+    if (cfg->host_members[i][0] == '\0' ||
+        dv_validate_name("config.host_members[]", cfg->host_members[i], true, err) != 0)
+      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.host_members[%zu]: required", i);
   int rc = -1;
   dv_arena_t *a = dv_arena_new();
   dv_strmap_t *names = a ? dv_strmap_new(a, cfg->n_portgroups) : NULL;
@@ -151,16 +179,18 @@ int dv_validate_config(const dv_switch_cfg_t *cfg, dv_err_t *err) {
   }
   for (size_t i = 0; i < cfg->n_portgroups; i++) {
     const dv_pg_cfg_t *pg = cfg->portgroups[i];
-    char f[64], p[256];
-    snprintf(f, sizeof f, "config.portgroups[%zu].name", i);
-    snprintf(p, sizeof p, "config.portgroups[\"%.128s\"]", pg->name);
-    char ps[300];
-    snprintf(ps, sizeof ps, "%s.default_port_config", p);
-    if (dv_validate_name(f, pg->name, true, err) != 0 ||
-        dv_validate_name("config.portgroups[].key", pg->key, false, err) != 0 ||
-        check_range(p, "num_ports", pg->num_ports, 0, 1 << 20, err) != 0 ||
-        check_port_settings(ps, pg->default_port_config, err) != 0)
+    if (pg->name[0] == '\0') {
+      rc = dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.portgroups[%zu].name: required", i);
       goto cleanup;
+    }
+    if (dv_validate_name("config.portgroups[].name", pg->name, true, err) != 0 ||
+        dv_validate_name("config.portgroups[].key", pg->key, false, err) != 0)
+      goto cleanup;
+    if (pg->num_ports < 0 || pg->num_ports > (1 << 20)) {
+      rc = out_of_range(pg, "", "num_ports", pg->num_ports, 0, 1 << 20, err);
+      goto cleanup;
+    }
+    if (check_port_settings(pg, pg->default_port_config, err) != 0) goto cleanup;
     if (dv_strmap_get(names, pg->name) != NULL) {
       rc = dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
                       "config.portgroups: name \"%.128s\" appears twice", pg->name);

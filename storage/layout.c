@@ -11,6 +11,8 @@
  *
  * Bodies over COMPRESS_MIN bytes are zlib-compressed (codec 1: a 4-byte
  * big-endian raw length, then the zlib stream). */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,75 +84,61 @@ int layout_encode_full(dv_arena_t *a, const uint8_t *canon, size_t canon_len, st
   return compress_body(a, canon, canon_len, out, err);
 }
 
-/* The config with its port groups left out: what a delta's `settings`
- * holds. */
-static dv_switch_cfg_t settings_of(const dv_switch_cfg_t *c) {
-  dv_switch_cfg_t s = *c;
-  s.n_portgroups = 0;
-  s.portgroups = NULL;
-  return s;
-}
-
-static int packed_equal(dv_arena_t *a, const ProtobufCMessage *x, const ProtobufCMessage *y) {
-  size_t lx = protobuf_c_message_get_packed_size(x);
-  size_t ly = protobuf_c_message_get_packed_size(y);
-  if (lx != ly) return 0;
-  uint8_t *bx = dv_arena_alloc(a, lx + 1), *by = dv_arena_alloc(a, ly + 1);
-  if (bx == NULL || by == NULL) return -1;
-  protobuf_c_message_pack(x, bx);
-  protobuf_c_message_pack(y, by);
-  return memcmp(bx, by, lx) == 0;
-}
-
-int layout_encode_delta(dv_arena_t *a, const dv_switch_cfg_t *prev, const dv_switch_cfg_t *cur,
-                        store_body_t *out, dv_err_t *err) {
-  /* Scratch allocations (packed copies for comparing) go to a temporary
-   * arena: a 5,000-port-group compare must not stay in the RPC's arena. */
-  dv_arena_t *tmp = dv_arena_new();
+int layout_encode_delta_wire(dv_arena_t *a, const dv_wire_cfg_t *prev, const dv_wire_cfg_t *cur,
+                             store_body_t *out, dv_err_t *err) {
+  dv_arena_t *tmp = dv_arena_new(); /* the identity map only lives here */
   int rc = -1;
-  if (tmp == NULL) return DV_NOMEM(err);
-  Dvsconf__Store__Delta d = DVSCONF__STORE__DELTA__INIT;
-  dv_switch_cfg_t ps = settings_of(prev), cs = settings_of(cur);
-  int eq = packed_equal(tmp, &ps.base, &cs.base);
-  if (eq < 0) goto nomem;
-  if (!eq) d.settings = &cs;
+  dv_strmap_t *old = tmp ? dv_strmap_new(tmp, prev->n_pgs) : NULL;
+  char *seen = tmp ? dv_arena_alloc(tmp, prev->n_pgs + 1) : NULL;
+  const dv_wire_pg_t **up = tmp ? dv_arena_alloc(tmp, (cur->n_pgs + 1) * sizeof *up) : NULL;
+  if (old == NULL || seen == NULL || up == NULL) goto nomem;
+  for (size_t i = 0; i < prev->n_pgs; i++)
+    if (dv_strmap_put(old, prev->pgs[i].identity, (void *)(i + 1)) != 0) goto nomem;
 
-  dv_strmap_t *old = dv_strmap_new(tmp, prev->n_portgroups);
-  if (old == NULL) goto nomem;
-  for (size_t i = 0; i < prev->n_portgroups; i++)
-    if (dv_strmap_put(old, layout_pg_identity(prev->portgroups[i]), prev->portgroups[i]) != 0)
-      goto nomem;
-  d.upserts = dv_arena_alloc(tmp, (cur->n_portgroups + 1) * sizeof(void *));
-  d.removed = dv_arena_alloc(tmp, (prev->n_portgroups + 1) * sizeof(char *));
-  if (d.upserts == NULL || d.removed == NULL) goto nomem;
-  for (size_t i = 0; i < cur->n_portgroups; i++) {
-    dv_pg_cfg_t *pg = cur->portgroups[i];
-    dv_pg_cfg_t *was = dv_strmap_del(old, layout_pg_identity(pg));
-    if (was != NULL) {
-      eq = packed_equal(tmp, &was->base, &pg->base);
-      if (eq < 0) goto nomem;
-      if (eq) continue;
+  bool settings_changed = prev->settings_len != cur->settings_len ||
+                          memcmp(prev->settings, cur->settings, cur->settings_len) != 0;
+  size_t size = settings_changed ? dv_wire_ld_size(1, cur->settings_len) : 0, n_up = 0;
+  for (size_t i = 0; i < cur->n_pgs; i++) {
+    const dv_wire_pg_t *pg = &cur->pgs[i];
+    size_t j = (size_t)(uintptr_t)dv_strmap_get(old, pg->identity);
+    if (j != 0) {
+      seen[j - 1] = 1;
+      const dv_wire_pg_t *was = &prev->pgs[j - 1];
+      if (was->len == pg->len && memcmp(was->data, pg->data, pg->len) == 0) continue;
     }
-    d.upserts[d.n_upserts++] = pg;
+    up[n_up++] = pg;
+    size += dv_wire_ld_size(2, pg->len);
   }
-  /* What is left in `old` was removed; keep prev's order (canonical). */
-  for (size_t i = 0; i < prev->n_portgroups; i++) {
-    const char *id = layout_pg_identity(prev->portgroups[i]);
-    if (dv_strmap_get(old, id) != NULL) d.removed[d.n_removed++] = (char *)id;
-  }
+  for (size_t i = 0; i < prev->n_pgs; i++)
+    if (!seen[i]) size += dv_wire_ld_size(3, strlen(prev->pgs[i].identity));
 
-  size_t len = dvsconf__store__delta__get_packed_size(&d);
-  uint8_t *raw = dv_arena_alloc(a, len + 1);
+  uint8_t *raw = dv_arena_alloc(a, size + 1);
   if (raw == NULL) goto nomem;
-  dvsconf__store__delta__pack(&d, raw);
+  size_t at = 0;
+  /* field order of store.Delta: settings, upserts, removed */
+  if (settings_changed) dv_wire_put_ld(raw, &at, 1, cur->settings, cur->settings_len);
+  for (size_t k = 0; k < n_up; k++) dv_wire_put_ld(raw, &at, 2, up[k]->data, up[k]->len);
+  for (size_t i = 0; i < prev->n_pgs; i++)
+    if (!seen[i]) dv_wire_put_ld(raw, &at, 3, prev->pgs[i].identity, strlen(prev->pgs[i].identity));
   out->full = 0;
-  rc = compress_body(a, raw, len, out, err);
+  rc = compress_body(a, raw, at, out, err);
   goto cleanup;
 nomem:
   DV_NOMEM(err);
 cleanup:
   dv_arena_free(tmp);
   return rc;
+}
+
+int layout_encode_delta(dv_arena_t *a, dv_switch_cfg_t *prev, dv_switch_cfg_t *cur,
+                        store_body_t *out, dv_err_t *err) {
+  uint8_t *pb, *cb;
+  size_t pl, cl;
+  dv_wire_cfg_t pw, cw;
+  if (dv_config_encode(a, prev, &pb, &pl, err) != 0 || dv_config_encode(a, cur, &cb, &cl, err) != 0 ||
+      dv_wire_split_config(a, pb, pl, &pw, err) != 0 || dv_wire_split_config(a, cb, cl, &cw, err) != 0)
+    return -1;
+  return layout_encode_delta_wire(a, &pw, &cw, out, err);
 }
 
 int layout_fold(dv_arena_t *a, const store_body_t *bodies, size_t n, dv_switch_cfg_t **out,

@@ -338,6 +338,21 @@ bad:
                     id);
 }
 
+/* Cache a version just stored: the packed Version is {1: info, 2: config}. */
+static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_info_t *info,
+                              const uint8_t *canon, size_t canon_len, int64_t lineage) {
+  if (s->cache == NULL) return;
+  size_t ilen = dvsconf__v1__version_info__get_packed_size(info);
+  uint8_t *ibuf = dv_arena_alloc(a, ilen + 1);
+  uint8_t *buf = dv_arena_alloc(a, dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len));
+  if (ibuf == NULL || buf == NULL) return;
+  dvsconf__v1__version_info__pack(info, ibuf);
+  size_t at = 0;
+  dv_wire_put_ld(buf, &at, 1, ibuf, ilen);
+  dv_wire_put_ld(buf, &at, 2, canon, canon_len);
+  dv_vcache_put(s->cache, strtoll(info->id, NULL, 10), buf, at, lineage);
+}
+
 /* A cached version: the packed Version message {info, config}. */
 static int from_cache(dv_store_t *s, dv_arena_t *a, int64_t vid, dv_version_info_t **info,
                       dv_switch_cfg_t **config, int64_t *lineage) {
@@ -404,6 +419,34 @@ cleanup:
 int dv_store_get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_version_info_t **info,
                          dv_switch_cfg_t **config, dv_err_t *err) {
   return get_version(s, a, id, info, config, NULL, err);
+}
+
+/* The packed Version {info, config}, verified: the cached bytes when there,
+ * without decoding them. */
+static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, const uint8_t **out,
+                              size_t *len, int64_t *lineage, dv_err_t *err) {
+  int64_t vid;
+  if (dv_version_id_parse(id, &vid, err) != 0) return -1;
+  uint8_t *data;
+  if (dv_vcache_get(s->cache, vid, a, &data, len, lineage)) {
+    *out = data;
+    return 0;
+  }
+  Dvsconf__V1__Version v = DVSCONF__V1__VERSION__INIT;
+  if (get_version(s, a, id, &v.info, &v.config, lineage, err) != 0) return -1;
+  *len = dvsconf__v1__version__get_packed_size(&v);
+  data = dv_arena_alloc(a, *len + 1);
+  if (data == NULL) return DV_NOMEM(err);
+  dvsconf__v1__version__pack(&v, data);
+  *out = data;
+  return 0;
+}
+
+int dv_store_get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id,
+                                const uint8_t **version, size_t *version_len, int64_t *lineage,
+                                dv_err_t *err) {
+  int64_t ignored;
+  return get_version_packed(s, a, id, version, version_len, lineage ? lineage : &ignored, err);
 }
 
 int dv_store_get_version_lineage(dv_store_t *s, dv_arena_t *a, const char *id,
@@ -538,11 +581,18 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
     int64_t base_len = col_i64(r, 0, VINFO_NCOLS + 2);
     PQclear(r);
     r = NULL;
-    dv_switch_cfg_t *prev;
-    if (read_config(s, a, lineage, prev_base, latest, prev_info->id, prev_info->checksum, &prev,
-                    err) != 0)
+    /* the previous version's canonical bytes: from the cache of verified
+     * versions, else read, verified and cached */
+    const uint8_t *pv, *pc;
+    size_t pv_len, pc_len;
+    int64_t pv_lineage;
+    dv_wire_cfg_t prev_w, cur_w;
+    if (get_version_packed(s, a, prev_info->id, &pv, &pv_len, &pv_lineage, err) != 0 ||
+        dv_wire_field(pv, pv_len, 2, &pc, &pc_len, err) != 0 ||
+        dv_wire_split_config(a, pc, pc_len, &prev_w, err) != 0 ||
+        dv_wire_split_config(a, canon, canon_len, &cur_w, err) != 0 ||
+        layout_encode_delta_wire(a, &prev_w, &cur_w, &body, err) != 0)
       goto cleanup;
-    if (layout_encode_delta(a, prev, cfg, &body, err) != 0) goto cleanup;
     chain = prev_chain + (int64_t)body.len;
     if (chain <= base_len && latest + 1 - prev_base < MAX_CHAIN_LENGTH)
       base = prev_base;
@@ -583,6 +633,10 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   PQclear(r);
   r = NULL;
   rc = store_commit(s, err);
+  /* The next version of this switch is stored against this one: keep it
+   * in the cache, as verified as a read would have it (its bytes are the
+   * ones just checksummed). */
+  if (rc == 0) cache_new_version(s, a, *out, canon, canon_len, strtoll(lineage, NULL, 10));
 cleanup:
   PQclear(r);
   if (rc != 0) store_rollback(s);

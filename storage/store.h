@@ -68,6 +68,12 @@ int dv_store_get_version_lineage(dv_store_t *s, dv_arena_t *a, const char *id,
                                  dv_version_info_t **info, dv_switch_cfg_t **config,
                                  int64_t *lineage, dv_err_t *err);
 
+/* The packed Version message {info, config} of a version, verified (from
+ * the cache when it is there, without decoding), and its lineage id. */
+int dv_store_get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id,
+                                const uint8_t **version, size_t *version_len, int64_t *lineage,
+                                dv_err_t *err);
+
 /* Latest stored version of a live switch (NULL when none). */
 int dv_store_latest_for(dv_store_t *s, dv_arena_t *a, const char *plane, const char *uuid,
                         dv_version_info_t **out, int64_t *lineage, dv_err_t *err);

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "store.h"
+#include "wire.h"
 #include "vcache.h"
 
 #define STORE_MAX_PREPARED 64
@@ -46,10 +47,18 @@ typedef struct store_body {
   size_t len;
 } store_body_t;
 
-/* Encode `cur` against `prev` (NULL: full). `cur` and `prev` are canonical. */
+/* A whole version's body from its canonical encoding. */
 int layout_encode_full(dv_arena_t *a, const uint8_t *canon, size_t canon_len, store_body_t *out,
                        dv_err_t *err);
-int layout_encode_delta(dv_arena_t *a, const dv_switch_cfg_t *prev, const dv_switch_cfg_t *cur,
+/* A delta body: what `cur` changes of `prev`, from their canonical
+ * encodings split at the wire level (wire.h): port groups whose bytes
+ * differ are stored whole, removed identities by name, and the settings
+ * when their bytes differ. Work grows with the size of the switch only
+ * through one memcmp per port group. */
+int layout_encode_delta_wire(dv_arena_t *a, const dv_wire_cfg_t *prev, const dv_wire_cfg_t *cur,
+                             store_body_t *out, dv_err_t *err);
+/* The same from decoded configs (canonicalized in place). */
+int layout_encode_delta(dv_arena_t *a, dv_switch_cfg_t *prev, dv_switch_cfg_t *cur,
                         store_body_t *out, dv_err_t *err);
 
 /* Rebuild a config from a chain: bodies[0] is full, the rest deltas in

@@ -1506,3 +1506,70 @@ const dv_adapter_ops_t dv_vsphere_adapter = {
     .apply_plan = vsphere_apply_plan,
     .delete_switch = vsphere_delete_switch,
 };
+
+/* --- the response parser alone, for the fuzz target (vsphere_parse.h) ------ */
+
+#include "vsphere_parse.h"
+
+int dv_vsphere_parse_switch(const char *data, size_t len, dv_arena_t *a, dv_switch_cfg_t **out,
+                            dv_err_t *err) {
+  if (len > (size_t)INT32_MAX) return DV_NOMEM(err);
+  xmlDoc *doc = xmlReadMemory(data != NULL ? data : "", (int)len, "vim25.xml", NULL,
+                              XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT |
+                                  XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  int rc = -1;
+  xmlNode *env = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+  xmlNode *resp = vs_is(env, "Envelope") ? vs_first(vs_child(env, "Body")) : NULL;
+  if (resp == NULL) {
+    dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "the answer is not a SOAP envelope");
+    goto cleanup;
+  }
+  if (vs_is(resp, "Fault")) {
+    const char *f = vs_xsi_type(vs_first(vs_child(resp, "detail")));
+    dv_err_set(err, f[0] ? vs_fault_code(f) : GRPC_STATUS_UNKNOWN, "SOAP fault %s", f);
+    goto cleanup;
+  }
+  if (!vs_is(resp, "RetrievePropertiesExResponse")) {
+    dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "not a RetrievePropertiesExResponse");
+    goto cleanup;
+  }
+  vs_live_t live;
+  memset(&live, 0, sizeof live);
+  live.config_version = "";
+  if ((live.cfg = MSG(a, dv_switch_cfg_t, dvsconf__v1__switch_config__descriptor)) == NULL) {
+    DV_NOMEM(err);
+    goto cleanup;
+  }
+  live_ctx_t x = {a, &live};
+  xmlNode *ret = vs_child(resp, "returnval");
+  for (xmlNode *o = vs_first(ret); o != NULL; o = vs_next(o))
+    if (vs_is(o, "objects") && on_live_object(&x, o, err) != 0) goto cleanup;
+  if (live.ref.value == NULL) {
+    dv_err_set(err, GRPC_STATUS_NOT_FOUND, "no switch object in the answer");
+    goto cleanup;
+  }
+  /* as read_live does after vs_retrieve */
+  dv_switch_cfg_t *cfg = live.cfg;
+  size_t cap = 0;
+  for (size_t i = 0; i < live.n_pgs; i++) {
+    vs_pg_t *pg = live.pgs[i];
+    for (size_t j = 0; j < live.n_uplink_refs && !pg->uplink; j++)
+      pg->uplink = moref_eq(pg->ref, live.uplink_refs[j]);
+    if (!pg->uplink &&
+        dv_arena_push(a, (void ***)&cfg->portgroups, &cfg->n_portgroups, &cap, pg->cfg) != 0) {
+      DV_NOMEM(err);
+      goto cleanup;
+    }
+  }
+  cap = 0;
+  for (size_t i = 0; i < live.n_member_refs; i++)
+    if (push_str(a, &cfg->host_members, &cfg->n_host_members, &cap, live.member_refs[i].value) != 0) {
+      DV_NOMEM(err);
+      goto cleanup;
+    }
+  *out = cfg;
+  rc = 0;
+cleanup:
+  xmlFreeDoc(doc);
+  return rc;
+}

@@ -211,6 +211,12 @@ static void export_unchanged_and_history(void **state) {
   gr.version_id = r3->version->id;
   Dvsconf__V1__Version *v;
   assert_int_equal(dv_op_get_version(&f->ctx, &gr, &v, &err), 0);
+  /* the answer is the stored message's bytes, as sent on the wire */
+  assert_null(v);
+  assert_non_null(f->ctx.raw_reply);
+  v = dvsconf__v1__version__unpack(dv_arena_allocator(f->a), f->ctx.raw_reply_len, f->ctx.raw_reply);
+  assert_non_null(v);
+  assert_string_equal(v->info->id, r3->version->id);
   assert_int_equal(v->config->n_portgroups, 20);
   assert_int_equal(dv_config_find_pg_by_name(v->config, "pg-5")->default_port_config->vlan->vlan_id,
                    555);

@@ -153,6 +153,39 @@ static void create_plan_lists_everything(void **state) {
   dv_arena_free(a);
 }
 
+/* Diffing the canonical bytes gives exactly what diffing the configs gives,
+ * both within one history and across switches. */
+static void packed_diff_equals_config_diff(void **state) {
+  dv_arena_t *a = dv_arena_new();
+  dv_err_t err = DV_ERR_INIT;
+  dv_switch_cfg_t *x = fake_config(a, "sw", "u", 40);
+  dv_switch_cfg_t *y = dv_msg_clone(a, &x->base);
+  y->portgroups[3]->default_port_config->vlan->vlan_id = 4;   /* changed */
+  y->portgroups[7]->name = "renamed";                          /* same key, new name */
+  y->portgroups[9]->key = "dvportgroup-new";                   /* new key, same name */
+  y->portgroups[11] = y->portgroups[--y->n_portgroups];       /* removed */
+  y->max_mtu = 9000;                                           /* a setting */
+  y->host_members[1] = "esx-z";
+  for (int same = 0; same < 2; same++) {
+    uint8_t *bx, *by;
+    size_t lx, ly, n1, n2;
+    dv_change_t **c1, **c2;
+    assert_int_equal(dv_config_encode(a, x, &bx, &lx, &err), 0);
+    assert_int_equal(dv_config_encode(a, y, &by, &ly, &err), 0);
+    assert_int_equal(dv_diff_configs(a, x, y, same, &c1, &n1, &err), 0);
+    assert_int_equal(dv_diff_packed(a, bx, lx, by, ly, same, &c2, &n2, &err), 0);
+    assert_int_equal(n1, n2);
+    assert_true(n1 >= 5);
+    for (size_t i = 0; i < n1; i++) {
+      assert_string_equal(c1[i]->path, c2[i]->path);
+      assert_string_equal(c1[i]->old_value, c2[i]->old_value);
+      assert_string_equal(c1[i]->new_value, c2[i]->new_value);
+      assert_int_equal(c1[i]->kind, c2[i]->kind);
+    }
+  }
+  dv_arena_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(vlan_change_has_exact_path),
@@ -161,6 +194,7 @@ int main(void) {
       cmocka_unit_test(path_quotes_names),
       cmocka_unit_test(apply_plan_is_minimal),
       cmocka_unit_test(create_plan_lists_everything),
+      cmocka_unit_test(packed_diff_equals_config_diff),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

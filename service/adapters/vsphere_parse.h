@@ -1,0 +1,28 @@
+/* vsphere_parse: the vSphere adapter's response parser, exported for the
+ * fuzz target tests/fuzz/fuzz_soap.c. Not used by the service itself.
+ *
+ * dv_vsphere_parse_switch() maps one RetrievePropertiesEx response document
+ * (a whole SOAP envelope, as vCenter answers read_switch's query for one
+ * switch and its port groups) to a SwitchConfig in arena a, through the same
+ * code as read_switch (on_live_object and the map_* functions of vsphere.c),
+ * minus the calls read_switch makes afterwards: host_members holds the
+ * HostSystem moref values (read_switch looks their names up) and datacenter
+ * is empty (read_switch walks the parents).
+ *
+ * Returns 0, or -1 with *err: UNAVAILABLE when the document is not a SOAP
+ * envelope, the fault's code for a SOAP fault, INVALID_ARGUMENT when the body
+ * is not a RetrievePropertiesExResponse, NOT_FOUND when it holds no switch
+ * object, RESOURCE_EXHAUSTED when out of memory. Never crashes on any input. */
+#ifndef DV_VSPHERE_PARSE_H
+#define DV_VSPHERE_PARSE_H
+
+#include <stddef.h>
+
+#include "../arena.h"
+#include "../err.h"
+#include "../model.h"
+
+int dv_vsphere_parse_switch(const char *data, size_t len, dv_arena_t *a, dv_switch_cfg_t **out,
+                            dv_err_t *err);
+
+#endif

@@ -1,0 +1,48 @@
+/* Reading packed protobuf at the wire level, where decoding whole messages
+ * would cost more than the question asked: which port groups of two
+ * versions differ, where a Version's config lies in its bytes.
+ *
+ * A canonical SwitchConfig's encoding is its top-level fields in number
+ * order, with every port group a length-delimited field 12. Split, it is
+ * `settings` (every other top-level field, itself a valid SwitchConfig
+ * encoding with no port groups) and one byte range per port group, named by
+ * its identity (key, or name when the key is empty). Two port groups with
+ * the same identity and the same bytes are equal. */
+#ifndef DV_WIRE_H
+#define DV_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "err.h"
+
+typedef struct dv_wire_pg {
+  const char *identity; /* arena string */
+  const uint8_t *data;  /* the PortgroupConfig encoding (inside the buffer split) */
+  size_t len;
+} dv_wire_pg_t;
+
+typedef struct dv_wire_cfg {
+  uint8_t *settings; /* arena copy */
+  size_t settings_len;
+  dv_wire_pg_t *pgs;
+  size_t n_pgs;
+} dv_wire_cfg_t;
+
+/* Split a packed SwitchConfig; the result points into buf. DATA_LOSS when
+ * the bytes are not a well-formed encoding. */
+int dv_wire_split_config(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
+                         dv_err_t *err);
+
+/* The byte range of length-delimited field `field` (the first one) of a
+ * packed message; -1 (DATA_LOSS) when absent or malformed. */
+int dv_wire_field(const uint8_t *buf, size_t len, unsigned field, const uint8_t **out,
+                  size_t *out_len, dv_err_t *err);
+
+/* Append a length-delimited field (tag, length, bytes) to *buf at *len,
+ * which must have room: dv_wire_ld_size() bytes. */
+size_t dv_wire_ld_size(unsigned field, size_t len);
+void dv_wire_put_ld(uint8_t *buf, size_t *at, unsigned field, const void *data, size_t len);
+
+#endif
