@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include <jansson.h>
 
 #include "store_internal.h"
@@ -201,8 +203,13 @@ static int row_to_info(dv_arena_t *a, const PGresult *r, int row, dv_version_inf
       v->checksum == NULL || v->note == NULL)
     return DV_NOMEM(err);
 
+  const char *lj = PQgetvalue(r, row, 8);
+  if (strcmp(lj, "{}") == 0) { /* no labels: the common case */
+    *out = v;
+    return 0;
+  }
   json_error_t jerr;
-  json_t *labels = json_loads(PQgetvalue(r, row, 8), 0, &jerr);
+  json_t *labels = json_loads(lj, 0, &jerr);
   if (labels == NULL || !json_is_object(labels)) {
     json_decref(labels);
     return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "version %s: stored labels are not a JSON object",
@@ -667,23 +674,52 @@ int dv_store_latest_for(dv_store_t *s, dv_arena_t *a, const char *plane, const c
  * Listing
  * ------------------------------------------------------------------------- */
 
+/* One statement per combination of filters, so that each is planned on
+ * its indexes instead of one generic plan full of "$1 = '' OR ...". The SQL
+ * is put together once from constant pieces; values are always parameters. */
+#define LIST_FILTERS 3 /* plane, switch uuid, switch name */
+static char *list_sql[1 << LIST_FILTERS];
+static pthread_once_t list_sql_once = PTHREAD_ONCE_INIT;
+
+static void make_list_sql(void) {
+  static const char *const cond[LIST_FILTERS] = {
+      " AND v.plane = $%d",
+      " AND v.switch_id IN (SELECT switch_id FROM switch_aliases WHERE uuid = $%d"
+      " UNION SELECT id FROM switches WHERE uuid = $%d)",
+      " AND v.switch_name = $%d",
+  };
+  for (int mask = 0; mask < (1 << LIST_FILTERS); mask++) {
+    char sql[2048];
+    int n = snprintf(sql, sizeof sql, "SELECT " VINFO_COLS " FROM versions v WHERE v.id < $1");
+    int param = 3; /* $1 before, $2 limit */
+    for (int k = 0; k < LIST_FILTERS; k++) {
+      if (!(mask & (1 << k))) continue;
+      n += snprintf(sql + n, sizeof sql - (size_t)n, cond[k], param, param);
+      param++;
+    }
+    snprintf(sql + n, sizeof sql - (size_t)n, " ORDER BY v.id DESC LIMIT $2::integer");
+    list_sql[mask] = strdup(sql); /* lives as long as the process */
+  }
+}
+
 int dv_store_list_versions(dv_store_t *s, dv_arena_t *a, const dv_list_filter_t *f,
                            int64_t before_id, int limit, dv_version_info_t ***out, size_t *n,
                            bool *more, dv_err_t *err) {
+  pthread_once(&list_sql_once, make_list_sql);
   char before[24], lim[16];
-  snprintf(before, sizeof before, "%" PRId64, before_id);
+  snprintf(before, sizeof before, "%" PRId64, before_id > 0 ? before_id : INT64_MAX);
   snprintf(lim, sizeof lim, "%d", limit + 1);
-  const char *p[] = {f->plane, f->switch_uuid, f->switch_name, before, lim};
-  PGresult *r = store_query(
-      s,
-      "SELECT " VINFO_COLS " FROM versions v"
-      " WHERE ($1 = '' OR v.plane = $1)"
-      "   AND ($2 = '' OR v.switch_id IN (SELECT switch_id FROM switch_aliases WHERE uuid = $2"
-      "                                   UNION SELECT id FROM switches WHERE uuid = $2))"
-      "   AND ($3 = '' OR v.switch_name = $3)"
-      "   AND ($4::bigint = 0 OR v.id < $4::bigint)"
-      " ORDER BY v.id DESC LIMIT $5::integer",
-      5, p, NULL, NULL, 0, PGRES_TUPLES_OK, "list versions", err);
+  const char *values[LIST_FILTERS] = {f->plane, f->switch_uuid, f->switch_name};
+  const char *p[2 + LIST_FILTERS] = {before, lim};
+  int np = 2, mask = 0;
+  for (int k = 0; k < LIST_FILTERS; k++)
+    if (values[k][0] != '\0') {
+      mask |= 1 << k;
+      p[np++] = values[k];
+    }
+  if (list_sql[mask] == NULL) return DV_NOMEM(err);
+  PGresult *r = store_query(s, list_sql[mask], np, p, NULL, NULL, 0, PGRES_TUPLES_OK,
+                            "list versions", err);
   if (r == NULL) return -1;
   int rows = PQntuples(r), rc = -1;
   *more = rows > limit;
