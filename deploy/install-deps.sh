@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
-  libcmocka-dev libjansson-dev libcurl4-openssl-dev libxml2-dev libssl-dev libpq-dev zlib1g-dev
+  libcmocka-dev libjansson-dev libcurl4-openssl-dev libxml2-dev libssl-dev libpq-dev zlib1g-dev liblzma-dev
   openssl                                     # the local stack's CA, certificate and tokens
   clang                                       # libFuzzer targets
   postgresql                                  # server binaries in /usr/lib/postgresql/15/bin

@@ -106,8 +106,8 @@ static void migrations_are_idempotent(void **state) {
   dv_err_t err = DV_ERR_INIT;
   assert_int_equal(dv_store_migrate(f->store, &err), 0);
   PGresult *r = sql("SELECT count(*), max(version) FROM schema_migrations", 0, NULL);
-  assert_string_equal(PQgetvalue(r, 0, 0), "2");
-  assert_string_equal(PQgetvalue(r, 0, 1), "2");
+  assert_string_equal(PQgetvalue(r, 0, 0), "3");
+  assert_string_equal(PQgetvalue(r, 0, 1), "3");
   PQclear(r);
 }
 
