@@ -320,6 +320,20 @@ def apply_(addr, sdk):
         record("6k%d" % k, n, anchor=k, n=1, plan_steps=len(r.plan), import_ms=dt * 1e3,
                diff_before=len(d.changes), diff_after=len(after.changes), applied=r.applied)
 
+    # the switch is lost; create-original re-creates all of it from v1
+    vim.destroy_switch(sw_ref)
+    dt, r = rpc.call("Import", pb.ImportRequest(version_id=v1.version.id,
+                                                mode=pb.IMPORT_MODE_CREATE_ORIGINAL), pb.ImportResponse)
+    _, after = rpc.call("Diff", pb.DiffRequest(from_version_id=v1.version.id, to_plane=PLANE,
+                                               to_switch_name="DVS0"), pb.DiffResponse)
+    other = [c.path for c in after.changes if not c.path.endswith(".key") and c.path != "uuid"]
+    made = sum(1 for m in r.identity_map if m.object == "portgroup")
+    say("re-create DVS0 (CREATE_ORIGINAL of v1): %d port groups in %.0f ms; afterwards it differs "
+        "from v1 in %d port-group keys (chosen by vCenter) and %d other fields"
+        % (made, dt * 1e3, len(after.changes) - len(other), len(other)))
+    record("6r", made if not other else -1, anchor=v1.version.portgroup_count, n=1,
+           import_ms=dt * 1e3, other_differences=len(other))
+
 
 # --- helpers for run.sh ----------------------------------------------------------------------
 def logcheck(log, since):
@@ -387,6 +401,8 @@ ROWS = [
     ("6k10", "APPLY_EXISTING, k=10: ReconfigureDVPortgroup_Task", "k",
      str, "ratio = 1", lambda r: r == 1),
     ("6k100", "APPLY_EXISTING, k=100: ReconfigureDVPortgroup_Task", "k",
+     str, "ratio = 1", lambda r: r == 1),
+    ("6r", "CREATE_ORIGINAL of the lost 2,000-PG switch: PGs re-created", "PGs in v1",
      str, "ratio = 1", lambda r: r == 1),
     ("7", "dvsconfd RSS after 100,000 calls", "RSS after 1,000 calls",
      fmt_bytes, "ratio <= 2", lambda r: r <= 2),

@@ -372,6 +372,17 @@ class Vim:
             time.sleep(0.01)
         raise VimError("task %s: still running" % task)
 
+    def destroy_switch(self, sw):
+        """Destroy a switch as an operator would: every port group first (vcsim
+        leaves them behind otherwise), then the switch."""
+        r = self.retrieve("<propSet><type>%s</type><pathSet>portgroup</pathSet></propSet>"
+                          "<objectSet>%s</objectSet>" % (sw[0], moref("obj", sw[0], sw[1])))
+        for pg in r.iter("{urn:vim25}ManagedObjectReference"):
+            t = self.call("Destroy_Task", moref("_this", "DistributedVirtualPortgroup", pg.text))
+            self.task_done(t.find("v:returnval", NS).text)
+        t = self.call("Destroy_Task", moref("_this", sw[0], sw[1]))
+        self.task_done(t.find("v:returnval", NS).text)
+
     SPEC_FIELDS = ("configVersion", "name", "numPorts", "portNameFormat", "defaultPortConfig",
                    "description", "type", "policy", "autoExpand")
 
