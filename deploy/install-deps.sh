@@ -23,6 +23,10 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [[ "$status" == installed ]] || missing+=("$p")
 done
+# Node.js for the independent grpc-js client (tests/hardening): by command,
+# since a machine may have it from elsewhere than Debian's nodejs + npm.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"

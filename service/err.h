@@ -8,7 +8,7 @@
 
 #include <grpc/status.h>
 
-#define DV_ERR_MSG_MAX 1024
+#define DV_ERR_MSG_MAX 4096
 
 typedef struct dv_err {
   grpc_status_code code; /* GRPC_STATUS_OK when no error */
@@ -23,7 +23,9 @@ typedef struct dv_err {
 int dv_err_set(dv_err_t *err, grpc_status_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prefix an existing message with context ("export of switch X: ..."). */
+/* Prefix an existing message with context ("export of switch X: ..."). When
+ * the whole does not fit, the middle of the old message gives way: its end
+ * often says what state things were left in. */
 void dv_err_prefix(dv_err_t *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -5,6 +5,8 @@
 
 #include <openssl/evp.h>
 
+#include "strmap.h"
+
 static int cmp_str(const void *x, const void *y) {
   return strcmp(*(char *const *)x, *(char *const *)y);
 }
@@ -138,4 +140,34 @@ dv_pg_cfg_t *dv_config_find_pg_by_name(const dv_switch_cfg_t *cfg, const char *n
   for (size_t i = 0; i < cfg->n_portgroups; i++)
     if (strcmp(cfg->portgroups[i]->name, name) == 0) return cfg->portgroups[i];
   return NULL;
+}
+
+const char *dv_pg_identity(const dv_pg_cfg_t *pg) {
+  return pg->key[0] != '\0' ? pg->key : pg->name;
+}
+
+int dv_config_check_identities(const dv_switch_cfg_t *cfg, dv_err_t *err) {
+  dv_arena_t *a = dv_arena_new();
+  dv_strmap_t *seen = a ? dv_strmap_new(a, cfg->n_portgroups) : NULL;
+  int rc = 0;
+  if (seen == NULL) rc = DV_NOMEM(err);
+  for (size_t i = 0; rc == 0 && i < cfg->n_portgroups; i++) {
+    const dv_pg_cfg_t *pg = cfg->portgroups[i];
+    if (pg->name[0] == '\0') {
+      rc = dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.portgroups[%zu].name: required", i);
+      break;
+    }
+    const char *id = dv_pg_identity(pg);
+    const dv_pg_cfg_t *other = dv_strmap_get(seen, id);
+    if (other != NULL)
+      rc = dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                      "config.portgroups: \"%.128s\" appears twice (port groups \"%.128s\" and"
+                      " \"%.128s\"; a port group is known by its key, or by its name when it has"
+                      " no key)",
+                      id, other->name, pg->name);
+    else if (dv_strmap_put(seen, id, (void *)pg) != 0)
+      rc = DV_NOMEM(err);
+  }
+  dv_arena_free(a);
+  return rc;
 }

@@ -55,6 +55,15 @@ bool dv_switch_settings_equal(dv_arena_t *a, const dv_switch_cfg_t *x, const dv_
  * Returns NULL when out of memory. */
 void *dv_msg_clone(dv_arena_t *a, const ProtobufCMessage *m);
 
+/* What stored versions know a port group by: its key, or its name when it
+ * has no key. */
+const char *dv_pg_identity(const dv_pg_cfg_t *pg);
+
+/* Every port group has a name and a unique identity (a keyless port group
+ * named like another one's key would fold into it). INVALID_ARGUMENT
+ * naming both port groups otherwise. */
+int dv_config_check_identities(const dv_switch_cfg_t *cfg, dv_err_t *err);
+
 /* Find a port group by key or name (NULL when absent). */
 dv_pg_cfg_t *dv_config_find_pg_by_key(const dv_switch_cfg_t *cfg, const char *key);
 dv_pg_cfg_t *dv_config_find_pg_by_name(const dv_switch_cfg_t *cfg, const char *name);

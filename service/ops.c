@@ -7,6 +7,7 @@
 
 #include "diff.h"
 #include "plan.h"
+#include "strmap.h"
 #include "validate.h"
 #include "wire.h"
 
@@ -82,16 +83,30 @@ static int select_scope(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req, dv_s
  * Export
  * ------------------------------------------------------------------------- */
 
-static int validate_labels(const Dvsconf__V1__ExportRequest *req, dv_err_t *err) {
-  for (size_t i = 0; i < req->n_labels; i++) {
+#define DV_MAX_LABELS 256
+
+/* Labels of Export and PutVersion (their entry types differ, their fields
+ * do not): at most DV_MAX_LABELS, keys name-like and unique; into *out. */
+static int take_labels(dv_ctx_t *c, Dvsconf__V1__ExportRequest__LabelsEntry *const *in, size_t n,
+                       dv_label_t **out, dv_err_t *err) {
+  if (n > DV_MAX_LABELS)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "labels: at most %d (got %zu)",
+                      DV_MAX_LABELS, n);
+  dv_label_t *labels = dv_arena_alloc(c->arena, (n + 1) * sizeof *labels);
+  dv_strmap_t *seen = dv_strmap_new(c->arena, n);
+  if (labels == NULL || seen == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < n; i++) {
     char field[64];
     snprintf(field, sizeof field, "labels[%zu].key", i);
-    if (dv_validate_name(field, req->labels[i]->key, true, err) != 0) return -1;
-    for (size_t j = 0; j < i; j++)
-      if (strcmp(req->labels[j]->key, req->labels[i]->key) == 0)
-        return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "labels: key \"%s\" appears twice",
-                          req->labels[i]->key);
+    if (dv_validate_name(field, in[i]->key, true, err) != 0) return -1;
+    if (dv_strmap_get(seen, in[i]->key) != NULL)
+      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "labels: key \"%.128s\" appears twice",
+                        in[i]->key);
+    if (dv_strmap_put(seen, in[i]->key, (void *)1) != 0) return DV_NOMEM(err);
+    labels[i].key = in[i]->key;
+    labels[i].value = in[i]->value;
   }
+  *out = labels;
   return 0;
 }
 
@@ -116,7 +131,8 @@ int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
                       "portgroups: must be empty with EXPORT_SCOPE_SWITCH_ONLY");
   c->audit_target = dv_arena_printf(c->arena, "%s/%s", req->plane,
                                     ref.name[0] ? ref.name : ref.uuid);
-  if (validate_labels(req, err) != 0) return -1;
+  dv_label_t *labels;
+  if (take_labels(c, req->labels, req->n_labels, &labels, err) != 0) return -1;
   dv_plane_entry_t *p = dv_planes_find(c->planes, req->plane, "plane", err);
   if (p == NULL) return -1;
 
@@ -124,12 +140,7 @@ int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
   if (read_live(c, p, &ref, &cfg, err) != 0) return -1;
   if (select_scope(c, req, cfg, err) != 0) return -1;
   Dvsconf__V1__ExportResponse *r = NEW(c, dvsconf__v1__export_response);
-  dv_label_t *labels = dv_arena_alloc(c->arena, (req->n_labels + 1) * sizeof *labels);
-  if (r == NULL || labels == NULL) return DV_NOMEM(err);
-  for (size_t i = 0; i < req->n_labels; i++) {
-    labels[i].key = req->labels[i]->key;
-    labels[i].value = req->labels[i]->value;
-  }
+  if (r == NULL) return DV_NOMEM(err);
   bool unchanged;
   if (store_config(c, p->conf.name, cfg, req->scope, req->note, labels, req->n_labels,
                    &r->version, &unchanged, err) != 0)
@@ -147,16 +158,14 @@ int dv_op_put_version(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req,
   if (req->scope < 0 || req->scope > DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_PORTGROUPS_ONLY)
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "scope: unknown value %d", req->scope);
   if (dv_validate_config(req->config, err) != 0) return -1;
-  dv_label_t *labels = dv_arena_alloc(c->arena, (req->n_labels + 1) * sizeof *labels);
+  dv_label_t *labels;
+  if (take_labels(c, (Dvsconf__V1__ExportRequest__LabelsEntry *const *)req->labels, req->n_labels,
+                  &labels, err) != 0)
+    return -1;
+  /* a version of a plane dvsconfd does not know could never be applied */
+  if (dv_planes_find(c->planes, req->plane, "plane", err) == NULL) return -1;
   Dvsconf__V1__ExportResponse *r = NEW(c, dvsconf__v1__export_response);
-  if (r == NULL || labels == NULL) return DV_NOMEM(err);
-  for (size_t i = 0; i < req->n_labels; i++) {
-    char field[64];
-    snprintf(field, sizeof field, "labels[%zu].key", i);
-    if (dv_validate_name(field, req->labels[i]->key, true, err) != 0) return -1;
-    labels[i].key = req->labels[i]->key;
-    labels[i].value = req->labels[i]->value;
-  }
+  if (r == NULL) return DV_NOMEM(err);
   bool unchanged;
   if (store_config(c, req->plane, req->config, req->scope, req->note, labels, req->n_labels,
                    &r->version, &unchanged, err) != 0)

@@ -106,7 +106,13 @@ struct dv_server {
   pthread_cond_t cv;
   int shutdown_notified;
   int shutdown_tag; /* its address is the tag */
+  dv_store_t **stores; /* each worker's connection, for cancelling (under mu) */
 };
+
+typedef struct worker_arg {
+  dv_server_t *srv;
+  int index;
+} worker_arg_t;
 
 typedef enum { CALL_REQUESTED, CALL_SENDING } call_state_t;
 
@@ -350,7 +356,9 @@ static void log_call(call_t *c) {
 }
 
 static void *worker(void *arg) {
-  dv_server_t *s = arg;
+  dv_server_t *s = ((worker_arg_t *)arg)->srv;
+  int index = ((worker_arg_t *)arg)->index;
+  free(arg);
   dv_store_t *store = NULL;
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
@@ -371,7 +379,13 @@ static void *worker(void *arg) {
       }
       atomic_fetch_add(&s->inflight, 1);
       post_request(s, c->method); /* keep one waiting in its place */
+      bool had_store = store != NULL;
       handle(c, &store);
+      if (!had_store && store != NULL) { /* publish it, for dv_server_stop */
+        pthread_mutex_lock(&s->mu);
+        s->stores[index] = store;
+        pthread_mutex_unlock(&s->mu);
+      }
     } else {
       log_call(c);
       free_call(c);
@@ -381,6 +395,9 @@ static void *worker(void *arg) {
       pthread_mutex_unlock(&s->mu);
     }
   }
+  pthread_mutex_lock(&s->mu);
+  s->stores[index] = NULL;
+  pthread_mutex_unlock(&s->mu);
   dv_store_close(store);
   return NULL;
 }
@@ -458,12 +475,16 @@ int dv_server_start(const dv_config_t *cfg, dv_planes_t *planes, dv_server_t **o
   for (int k = 0; k < 4; k++) post_request(s, NULL);
 
   s->threads = calloc((size_t)cfg->threads, sizeof(pthread_t));
-  if (s->threads == NULL) {
+  s->stores = calloc((size_t)cfg->threads, sizeof(dv_store_t *));
+  if (s->threads == NULL || s->stores == NULL) {
     DV_NOMEM(err);
     goto fail_started;
   }
   for (int i = 0; i < cfg->threads; i++) {
-    if (pthread_create(&s->threads[i], NULL, worker, s) != 0) {
+    worker_arg_t *wa = malloc(sizeof *wa);
+    if (wa != NULL) *wa = (worker_arg_t){s, i};
+    if (wa == NULL || pthread_create(&s->threads[i], NULL, worker, wa) != 0) {
+      free(wa);
       dv_err_set(err, GRPC_STATUS_INTERNAL, "cannot start worker thread %d", i);
       goto fail_started;
     }
@@ -524,6 +545,13 @@ void dv_server_stop(dv_server_t *s, int grace_ms) {
       fprintf(stderr, "dvsconfd: grace period over, cancelling %d call(s)\n",
               atomic_load(&s->inflight));
       grpc_server_cancel_all_calls(s->server);
+      /* A handler waiting on PostgreSQL (a lock, a slow query) is stopped by
+       * cancelling its statement: its transaction rolls back, nothing is
+       * half-written. A handler inside a plane call is left to finish (it
+       * may be undoing an import), within the plane's own timeout. */
+      pthread_mutex_lock(&s->mu);
+      for (int i = 0; i < s->nthreads; i++) dv_store_cancel(s->stores[i]);
+      pthread_mutex_unlock(&s->mu);
       wait_until(s, notified, -1);
     }
     wait_until(s, idle, -1);
@@ -550,6 +578,7 @@ void dv_server_stop(dv_server_t *s, int grace_ms) {
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s->threads);
+  free(s->stores);
   dv_auth_free(s->auth);
   dv_vcache_free(s->cache);
   free(s);

@@ -31,7 +31,7 @@
 #define MAX_RAW_BODY (1u << 30)
 
 const char *layout_pg_identity(const dv_pg_cfg_t *pg) {
-  return pg->key[0] != '\0' ? pg->key : pg->name;
+  return dv_pg_identity(pg);
 }
 
 static int compress_body(dv_arena_t *a, const uint8_t *raw, size_t len, store_body_t *out,

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "store_internal.h"
+#include "strmap.h"
 
 /* A new whole version is written after this many deltas even when they are
  * small, to bound the number of rows a read folds. */
@@ -21,7 +22,23 @@
  * Connection and statements
  * ------------------------------------------------------------------------- */
 
+static void set_cancel(dv_store_t *s, PGcancel *c) {
+  pthread_mutex_lock(&s->cancel_mu);
+  if (s->cancel != NULL) PQfreeCancel(s->cancel);
+  s->cancel = c;
+  pthread_mutex_unlock(&s->cancel_mu);
+}
+
+void dv_store_cancel(dv_store_t *s) {
+  if (s == NULL) return;
+  char msg[256];
+  pthread_mutex_lock(&s->cancel_mu);
+  if (s->cancel != NULL) PQcancel(s->cancel, msg, sizeof msg);
+  pthread_mutex_unlock(&s->cancel_mu);
+}
+
 static int connect_now(dv_store_t *s, dv_err_t *err) {
+  set_cancel(s, NULL);
   if (s->conn != NULL) PQfinish(s->conn);
   const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
   const char *vals[] = {s->conninfo, "5", "dvsconfd", "-c client_min_messages=warning", NULL};
@@ -36,14 +53,17 @@ static int connect_now(dv_store_t *s, dv_err_t *err) {
     s->conn = NULL;
     return -1;
   }
+  set_cancel(s, PQgetCancel(s->conn)); /* NULL if out of memory: then not cancellable */
   return 0;
 }
 
 int dv_store_open(const char *conninfo, dv_store_t **out, dv_err_t *err) {
   dv_store_t *s = calloc(1, sizeof *s);
   if (s == NULL) return DV_NOMEM(err);
+  pthread_mutex_init(&s->cancel_mu, NULL);
   s->conninfo = strdup(conninfo != NULL ? conninfo : "");
   if (s->conninfo == NULL) {
+    pthread_mutex_destroy(&s->cancel_mu);
     free(s);
     return DV_NOMEM(err);
   }
@@ -57,6 +77,8 @@ void dv_store_use_cache(dv_store_t *s, dv_vcache_t *cache) {
 
 void dv_store_close(dv_store_t *s) {
   if (s == NULL) return;
+  set_cancel(s, NULL);
+  pthread_mutex_destroy(&s->cancel_mu);
   if (s->conn != NULL) PQfinish(s->conn);
   free(s->conninfo);
   free(s);
@@ -74,7 +96,7 @@ static int fail_from_result(dv_store_t *s, PGresult *r, const char *what, dv_err
   trim_newline(msg);
   grpc_status_code code = GRPC_STATUS_INTERNAL;
   if (PQstatus(s->conn) != CONNECTION_OK || state == NULL ||
-      strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+      strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0) /* incl. 57014: cancelled */
     code = GRPC_STATUS_UNAVAILABLE;
   else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
            strcmp(state, "55P03") == 0)
@@ -505,24 +527,6 @@ static int ensure_lineage(dv_store_t *s, const char *plane, const dv_switch_cfg_
   return 0;
 }
 
-static int check_identities(dv_arena_t *a, const dv_switch_cfg_t *cfg, dv_err_t *err) {
-  /* canonical order puts equal keys next to each other; names are checked
-   * through the identity (key or name). */
-  for (size_t i = 1; i < cfg->n_portgroups; i++) {
-    const char *x = layout_pg_identity(cfg->portgroups[i - 1]);
-    const char *y = layout_pg_identity(cfg->portgroups[i]);
-    if (strcmp(x, y) == 0 && cfg->portgroups[i]->key[0] != '\0')
-      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
-                        "config.portgroups: key \"%s\" appears twice", x);
-  }
-  for (size_t i = 0; i < cfg->n_portgroups; i++)
-    if (cfg->portgroups[i]->name[0] == '\0')
-      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
-                        "config.portgroups[%zu].name: required", i);
-  (void)a;
-  return 0;
-}
-
 int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
                          dv_version_info_t **out, bool *unchanged, dv_err_t *err) {
   dv_switch_cfg_t *cfg = put->config;
@@ -532,7 +536,7 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   if (cfg->uuid[0] == '\0')
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.uuid: required");
   if (dv_config_encode(a, cfg, &canon, &canon_len, err) != 0) return -1;
-  if (check_identities(a, cfg, err) != 0) return -1;
+  if (dv_config_check_identities(cfg, err) != 0) return -1;
   dv_sha256_hex(canon, canon_len, sum);
   char *labels = labels_json(a, put);
   if (labels == NULL) return DV_NOMEM(err);

@@ -26,6 +26,11 @@ typedef Dvsconf__V1__VersionInfo dv_version_info_t;
 int dv_store_open(const char *conninfo, dv_store_t **out, dv_err_t *err);
 void dv_store_close(dv_store_t *s); /* NULL-safe */
 
+/* Cancel the statement this store's connection is running, if any (from
+ * any thread; the owner's call then fails and its transaction rolls back).
+ * Used when a graceful stop runs out of time. */
+void dv_store_cancel(dv_store_t *s);
+
 /* Read versions through a shared cache of verified versions (vcache.h).
  * The cache must outlive the store. */
 struct dv_vcache;

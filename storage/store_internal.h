@@ -2,6 +2,7 @@
 #ifndef DV_STORE_INTERNAL_H
 #define DV_STORE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include <libpq-fe.h>
@@ -21,6 +22,9 @@ struct dv_store {
   const char *prepared[STORE_MAX_PREPARED];
   int n_prepared;
   dv_vcache_t *cache; /* shared; NULL: none */
+  /* dv_store_cancel() may come from another thread */
+  pthread_mutex_t cancel_mu;
+  PGcancel *cancel;
 };
 
 /* Run one statement with parameters. Queries (SELECT, INSERT, UPDATE,
