@@ -1,0 +1,141 @@
+/* Fuzz target (iii): the canonical encoder, the diff and the storage layout.
+ *
+ * Input: a 2-byte little-endian length n, then two SwitchConfig encodings,
+ * A (n bytes, or what is there) and B (the rest). Only configs the service
+ * would store are kept: decoded, and accepted by dv_validate_strings and
+ * dv_validate_config (PutVersion's gate; Export's configs come from a plane
+ * with unique keys). Then, as the store does:
+ *  - canonicalize + encode + checksum: encoding the decoded canonical
+ *    encoding again gives the same bytes (a stored version's checksum can
+ *    always be verified);
+ *  - diff A->B and B->A, within one history and across two: no failure, and
+ *    a config against itself has no changes; dv_diff_packed on the two
+ *    canonical encodings (what Diff of two stored versions runs) gives
+ *    exactly the changes dv_diff_configs gives on the decoded configs;
+ *  - dv_wire_split_config on the raw input bytes: a split or DATA_LOSS;
+ *  - layout_encode_full(A) folds back to A; layout_encode_delta(A, B) (the
+ *    wire-level delta the store writes) on top of it folds back to B; a
+ *    further delta B->A folds back to A.
+ * A fold that does not give back the config it encoded is a version the
+ * store would later refuse as corrupt (DATA_LOSS). */
+#include <stdint.h>
+#include <string.h>
+
+#include "arena.h"
+#include "diff.h"
+#include "fuzz_check.h"
+#include "model.h"
+#include "store_internal.h"
+#include "validate.h"
+#include "wire.h"
+
+static dv_switch_cfg_t *decode(dv_arena_t *a, const uint8_t *p, size_t n) {
+  dv_switch_cfg_t *c = dvsconf__v1__switch_config__unpack(dv_arena_allocator(a), n, p);
+  dv_err_t err = DV_ERR_INIT;
+  if (c == NULL || dv_validate_strings(&c->base, &err) != 0 || dv_validate_config(c, &err) != 0)
+    return NULL;
+  return c;
+}
+
+typedef struct enc {
+  uint8_t *p;
+  size_t n;
+  char sum[DV_SHA256_HEX_LEN + 1];
+} enc_t;
+
+static void encode(dv_arena_t *a, dv_switch_cfg_t *c, enc_t *out) {
+  dv_err_t err = DV_ERR_INIT;
+  FUZZ_CHECK(dv_config_encode(a, c, &out->p, &out->n, &err) == 0, "encode: %s", err.msg);
+  dv_sha256_hex(out->p, out->n, out->sum);
+}
+
+static void same(const enc_t *x, const enc_t *y, const char *what) {
+  FUZZ_CHECK(x->n == y->n && memcmp(x->p, y->p, x->n) == 0 && strcmp(x->sum, y->sum) == 0,
+             "%s: %zu bytes, checksum %.12s; wanted %zu bytes, checksum %.12s", what, x->n,
+             x->sum, y->n, y->sum);
+}
+
+static size_t diff(dv_arena_t *a, const dv_switch_cfg_t *x, const dv_switch_cfg_t *y, bool same_h) {
+  dv_change_t **ch;
+  size_t n = 0;
+  dv_err_t err = DV_ERR_INIT;
+  FUZZ_CHECK(dv_diff_configs(a, x, y, same_h, &ch, &n, &err) == 0, "diff: %s", err.msg);
+  for (size_t i = 0; i < n; i++)
+    FUZZ_CHECK(ch[i]->path != NULL && ch[i]->path[0] != '\0', "a change without a path");
+  return n;
+}
+
+static dv_switch_cfg_t *fold(dv_arena_t *a, const store_body_t *bodies, size_t n) {
+  dv_switch_cfg_t *out;
+  dv_err_t err = DV_ERR_INIT;
+  FUZZ_CHECK(layout_fold(a, bodies, n, &out, &err) == 0, "fold of %zu bodies: %s", n, err.msg);
+  return out;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 2) return 0;
+  size_t n = (size_t)data[0] | (size_t)data[1] << 8;
+  data += 2, size -= 2;
+  if (n > size) n = size;
+  dv_arena_t *a = dv_arena_new();
+  FUZZ_CHECK(a != NULL, "no arena");
+  /* the wire-level splitter on any bytes: a config, or DATA_LOSS */
+  dv_wire_cfg_t w;
+  dv_err_t werr = DV_ERR_INIT;
+  if (dv_wire_split_config(a, data, n, &w, &werr) != 0)
+    FUZZ_CHECK(werr.code == GRPC_STATUS_DATA_LOSS, "wire split failed with %d: %s", werr.code, werr.msg);
+  dv_switch_cfg_t *x = decode(a, data, n), *y = decode(a, data + n, size - n);
+  if (x == NULL || y == NULL) goto done;
+
+  /* canonical encoding: stable through decode + encode */
+  dv_err_t err = DV_ERR_INIT;
+  enc_t ex, ey, again;
+  encode(a, x, &ex);
+  encode(a, y, &ey);
+  dv_switch_cfg_t *x2 = dvsconf__v1__switch_config__unpack(dv_arena_allocator(a), ex.n, ex.p);
+  FUZZ_CHECK(x2 != NULL, "a canonical encoding does not decode");
+  encode(a, x2, &again);
+  same(&again, &ex, "canonical encoding after decode + encode");
+
+  /* diff both ways, within one history and across two */
+  FUZZ_CHECK(diff(a, x, x, true) == 0, "a config differs from itself");
+  FUZZ_CHECK(diff(a, x, x, false) == 0, "a config differs from itself (other history)");
+  size_t xy = diff(a, x, y, true);
+  diff(a, y, x, true);
+  diff(a, x, y, false);
+  diff(a, y, x, false);
+  if (ex.n == ey.n && memcmp(ex.p, ey.p, ex.n) == 0)
+    FUZZ_CHECK(xy == 0, "equal configs have %zu changes", xy);
+  /* the diff on canonical encodings (what Diff of two versions runs) says
+   * exactly what the diff of the decoded configs says */
+  for (int same_h = 0; same_h < 2; same_h++) {
+    dv_change_t **cp, **cc;
+    size_t np, nc;
+    FUZZ_CHECK(dv_diff_packed(a, ex.p, ex.n, ey.p, ey.n, same_h, &cp, &np, &err) == 0, "packed diff: %s",
+               err.msg);
+    FUZZ_CHECK(dv_diff_configs(a, x, y, same_h, &cc, &nc, &err) == 0, "diff: %s", err.msg);
+    FUZZ_CHECK(np == nc, "packed diff: %zu changes, diff of the configs: %zu (same history: %d)", np, nc,
+               same_h);
+    for (size_t i = 0; i < nc; i++)
+      FUZZ_CHECK(cp[i]->kind == cc[i]->kind && strcmp(cp[i]->path, cc[i]->path) == 0 &&
+                     strcmp(cp[i]->old_value, cc[i]->old_value) == 0 &&
+                     strcmp(cp[i]->new_value, cc[i]->new_value) == 0,
+                 "change %zu: packed diff says %s, diff of the configs says %s", i, cp[i]->path,
+                 cc[i]->path);
+  }
+
+  /* storage layout: whole, delta, delta */
+  store_body_t b[3];
+  FUZZ_CHECK(layout_encode_full(a, ex.p, ex.n, &b[0], &err) == 0, "full: %s", err.msg);
+  encode(a, fold(a, b, 1), &again);
+  same(&again, &ex, "whole version folded back");
+  FUZZ_CHECK(layout_encode_delta(a, x, y, &b[1], &err) == 0, "delta: %s", err.msg);
+  encode(a, fold(a, b, 2), &again);
+  same(&again, &ey, "whole A + delta A->B folded back (should be B)");
+  FUZZ_CHECK(layout_encode_delta(a, y, x, &b[2], &err) == 0, "delta: %s", err.msg);
+  encode(a, fold(a, b, 3), &again);
+  same(&again, &ex, "whole A + delta A->B + delta B->A folded back (should be A)");
+done:
+  dv_arena_free(a);
+  return 0;
+}
