@@ -10,6 +10,9 @@
 #   pg_destroy DIR          pg_stop, then rm -rf DIR
 #   pg_tempdir              print a new directory under /tmp the postgres user can use
 #   dvs_free_port           print a free TCP port on 127.0.0.1
+#   pg_uri_for URI DB       print URI with its database replaced by DB
+#   pg_create_db URI DB     create database DB on URI's server; print its URI
+#   pg_drop_db URI DB       drop database DB on URI's server (connections too)
 #
 # Uses /usr/lib/postgresql/15/bin only: another pg_ctl may be first on PATH.
 # PostgreSQL refuses to run as root: as root, it runs as the `postgres` user
@@ -113,4 +116,27 @@ pg_destroy() {
   [[ -d "$dir" ]] || return 0
   pg_stop "$dir" || return 1
   rm -rf "$dir"
+}
+
+# pg_uri_for URI DB: URI with its database replaced by DB
+pg_uri_for() {
+  /usr/bin/python3 -c 'import sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1])
+print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$1" "$2"
+}
+
+# pg_create_db URI DB: create database DB on URI's server; print its URI
+pg_create_db() {
+  local admin
+  admin=$(pg_uri_for "$1" postgres) || return 1
+  "$PG_BIN/psql" "$admin" -XqAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$2\"" >/dev/null \
+    || { _pg_err "cannot create database $2 via $admin"; return 1; }
+  pg_uri_for "$1" "$2"
+}
+
+# pg_drop_db URI DB: drop database DB on URI's server, and its connections
+pg_drop_db() {
+  local admin
+  admin=$(pg_uri_for "$1" postgres) || return 1
+  "$PG_BIN/psql" "$admin" -XqAt -c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)" >/dev/null
 }

