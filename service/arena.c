@@ -37,6 +37,12 @@ void dv_arena_free(dv_arena_t *a) {
 }
 
 void *dv_arena_alloc(dv_arena_t *a, size_t size) {
+  void *p = dv_arena_alloc_raw(a, size);
+  if (p != NULL) memset(p, 0, size ? size : 1);
+  return p;
+}
+
+void *dv_arena_alloc_raw(dv_arena_t *a, size_t size) {
   if (size == 0) size = 1;
   size_t need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
   if (need < size) return NULL; /* overflow */
@@ -57,18 +63,17 @@ void *dv_arena_alloc(dv_arena_t *a, size_t size) {
   void *p = (char *)b->data + b->used;
   b->used += need;
   a->total_used += need;
-  memset(p, 0, size);
   return p;
 }
 
 void *dv_arena_memdup(dv_arena_t *a, const void *p, size_t size) {
-  void *q = dv_arena_alloc(a, size);
+  void *q = dv_arena_alloc_raw(a, size);
   if (q != NULL && size > 0) memcpy(q, p, size);
   return q;
 }
 
 char *dv_arena_strndup(dv_arena_t *a, const char *s, size_t n) {
-  char *q = dv_arena_alloc(a, n + 1);
+  char *q = dv_arena_alloc_raw(a, n + 1);
   if (q == NULL) return NULL;
   if (n > 0) memcpy(q, s, n);
   q[n] = '\0';

@@ -20,6 +20,8 @@ dv_arena_t *dv_arena_new(void);
 void dv_arena_free(dv_arena_t *a); /* NULL-safe */
 
 void *dv_arena_alloc(dv_arena_t *a, size_t size);  /* zeroed, 16-aligned */
+/* Not zeroed: for buffers the caller fills at once (copies, encodings). */
+void *dv_arena_alloc_raw(dv_arena_t *a, size_t size);
 void *dv_arena_memdup(dv_arena_t *a, const void *p, size_t size);
 char *dv_arena_strdup(dv_arena_t *a, const char *s); /* NULL -> "" */
 char *dv_arena_strndup(dv_arena_t *a, const char *s, size_t n);

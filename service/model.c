@@ -51,7 +51,7 @@ void dv_config_canonicalize(dv_switch_cfg_t *cfg) {
 
 static int pack_msg(dv_arena_t *a, const ProtobufCMessage *m, uint8_t **out, size_t *len) {
   size_t n = protobuf_c_message_get_packed_size(m);
-  uint8_t *buf = dv_arena_alloc(a, n);
+  uint8_t *buf = dv_arena_alloc_raw(a, n);
   if (buf == NULL) return -1;
   protobuf_c_message_pack(m, buf);
   *out = buf;

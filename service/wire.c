@@ -1,5 +1,6 @@
 #include "wire.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 /* One varint at *p (< end); 0 on success. */
@@ -65,15 +66,22 @@ int dv_wire_field(const uint8_t *buf, size_t len, unsigned want, const uint8_t *
   return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "stored message lacks field %u", want);
 }
 
-/* The identity of a packed PortgroupConfig: field 1 (key), else field 2. */
+/* The identity of a packed PortgroupConfig: field 1 (key), else field 2.
+ * A canonical encoding has its fields in number order, so the scan stops
+ * after field 2; any other order is read to the end. */
 static const char *identity(dv_arena_t *a, const uint8_t *buf, size_t len) {
   const uint8_t *p = buf, *end = buf + len, *key = NULL, *name = NULL;
   size_t key_len = 0, name_len = 0;
+  unsigned last = 0;
+  bool ordered = true;
   while (p < end) {
     unsigned field, type;
     const uint8_t *data;
     size_t n;
     if (next_field(&p, end, &field, &type, &data, &n) != 0) return NULL;
+    ordered = ordered && field >= last;
+    last = field;
+    if (ordered && field > 2) break;
     if (type != 2) continue;
     if (field == 1) key = data, key_len = n;
     if (field == 2) name = data, name_len = n;
@@ -85,19 +93,22 @@ static const char *identity(dv_arena_t *a, const uint8_t *buf, size_t len) {
 int dv_wire_split_config(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
                          dv_err_t *err) {
   const uint8_t *p = buf, *end = buf + len;
-  size_t n_pgs = 0;
-  /* first pass: count port groups */
+  size_t n_pgs = 0, settings_len = 0;
+  /* first pass: count port groups and the bytes of everything else */
   while (p < end) {
+    const uint8_t *start = p, *data;
     unsigned field, type;
-    const uint8_t *data;
     size_t n;
     if (next_field(&p, end, &field, &type, &data, &n) != 0)
       return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored configuration is malformed");
-    n_pgs += field == 12 && type == 2;
+    if (field == 12 && type == 2)
+      n_pgs++;
+    else
+      settings_len += (size_t)(p - start);
   }
   memset(out, 0, sizeof *out);
-  out->pgs = dv_arena_alloc(a, (n_pgs + 1) * sizeof *out->pgs);
-  out->settings = dv_arena_alloc(a, len + 1);
+  out->pgs = dv_arena_alloc_raw(a, (n_pgs + 1) * sizeof *out->pgs);
+  out->settings = dv_arena_alloc_raw(a, settings_len + 1);
   if (out->pgs == NULL || out->settings == NULL) return DV_NOMEM(err);
   p = buf;
   while (p < end) {

@@ -43,7 +43,7 @@ static int compress_body(dv_arena_t *a, const uint8_t *raw, size_t len, store_bo
     return 0;
   }
   uLongf bound = compressBound(len);
-  uint8_t *buf = dv_arena_alloc(a, bound + 4);
+  uint8_t *buf = dv_arena_alloc_raw(a, bound + 4);
   if (buf == NULL) return DV_NOMEM(err);
   buf[0] = (uint8_t)(len >> 24);
   buf[1] = (uint8_t)(len >> 16);
@@ -87,7 +87,7 @@ static int decompress_body(dv_arena_t *a, const store_body_t *b, const uint8_t *
              ((uLongf)b->data[2] << 8) | b->data[3];
   if (n > MAX_RAW_BODY)
     return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "stored version body claims %lu bytes", n);
-  uint8_t *buf = dv_arena_alloc(a, n ? n : 1);
+  uint8_t *buf = dv_arena_alloc_raw(a, n ? n : 1);
   if (buf == NULL) return DV_NOMEM(err);
   if (b->codec == 2) {
     lzma_options_lzma opt;
@@ -115,7 +115,7 @@ int layout_encode_full(dv_arena_t *a, const uint8_t *canon, size_t canon_len, st
   lzma_filter f[2];
   lzma_filters(&opt, f, canon_len);
   size_t bound = canon_len + canon_len / 2 + 1024; /* LZMA2 stores what does not shrink */
-  uint8_t *buf = dv_arena_alloc(a, bound + 4);
+  uint8_t *buf = dv_arena_alloc_raw(a, bound + 4);
   if (buf == NULL) return DV_NOMEM(err);
   buf[0] = (uint8_t)(canon_len >> 24);
   buf[1] = (uint8_t)(canon_len >> 16);
@@ -158,7 +158,7 @@ int layout_encode_delta_wire(dv_arena_t *a, const dv_wire_cfg_t *prev, const dv_
   for (size_t i = 0; i < prev->n_pgs; i++)
     if (!seen[i]) size += dv_wire_ld_size(3, strlen(prev->pgs[i].identity));
 
-  uint8_t *raw = dv_arena_alloc(a, size + 1);
+  uint8_t *raw = dv_arena_alloc_raw(a, size + 1);
   if (raw == NULL) goto nomem;
   size_t at = 0;
   /* field order of store.Delta: settings, upserts, removed */

@@ -372,8 +372,8 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
                               const uint8_t *canon, size_t canon_len, int64_t lineage) {
   if (s->cache == NULL) return;
   size_t ilen = dvsconf__v1__version_info__get_packed_size(info);
-  uint8_t *ibuf = dv_arena_alloc(a, ilen + 1);
-  uint8_t *buf = dv_arena_alloc(a, dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len));
+  uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
+  uint8_t *buf = dv_arena_alloc_raw(a, dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len));
   if (ibuf == NULL || buf == NULL) return;
   dvsconf__v1__version_info__pack(info, ibuf);
   size_t at = 0;
@@ -404,7 +404,7 @@ static void to_cache(dv_store_t *s, dv_arena_t *a, int64_t vid, dv_version_info_
   v.info = info;
   v.config = config;
   size_t len = dvsconf__v1__version__get_packed_size(&v);
-  uint8_t *buf = dv_arena_alloc(a, len + 1);
+  uint8_t *buf = dv_arena_alloc_raw(a, len + 1);
   if (buf == NULL) return;
   dvsconf__v1__version__pack(&v, buf);
   dv_vcache_put(s->cache, vid, buf, len, lineage);
@@ -464,7 +464,7 @@ static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, cons
   Dvsconf__V1__Version v = DVSCONF__V1__VERSION__INIT;
   if (get_version(s, a, id, &v.info, &v.config, lineage, err) != 0) return -1;
   *len = dvsconf__v1__version__get_packed_size(&v);
-  data = dv_arena_alloc(a, *len + 1);
+  data = dv_arena_alloc_raw(a, *len + 1);
   if (data == NULL) return DV_NOMEM(err);
   dvsconf__v1__version__pack(&v, data);
   *out = data;
