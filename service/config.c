@@ -29,6 +29,9 @@ void dv_config_usage(FILE *out) {
       "  --max-response-bytes N    DVSCONF_MAX_RESPONSE_BYTES  (default 256 MiB)\n"
       "  --grace-seconds N         DVSCONF_GRACE_SECONDS  on SIGTERM, how long in-flight\n"
       "                                             calls may finish (default 10)\n"
+      "  --drain-seconds N         DVSCONF_DRAIN_SECONDS  on SIGTERM, first answer health\n"
+      "                                             checks NOT_SERVING for N seconds while still\n"
+      "                                             serving, so load balancers move away (default 0)\n"
       "  --version-cache-mb N      DVSCONF_VERSION_CACHE_MB  memory for recently read\n"
       "                                             versions, which never change (default 64)\n"
       "  --tls-cert FILE           DVSCONF_TLS_CERT  server certificate chain (PEM)\n"
@@ -117,6 +120,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
   const char *maxresp = env_or("DVSCONF_MAX_RESPONSE_BYTES", "268435456");
   const char *grace = env_or("DVSCONF_GRACE_SECONDS", "10");
   const char *cache_mb = env_or("DVSCONF_VERSION_CACHE_MB", "64");
+  const char *drain = env_or("DVSCONF_DRAIN_SECONDS", "0");
   c->tls_cert = env_or("DVSCONF_TLS_CERT", NULL);
   c->tls_key = env_or("DVSCONF_TLS_KEY", NULL);
   c->tls_client_ca = env_or("DVSCONF_TLS_CLIENT_CA", NULL);
@@ -134,6 +138,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
       {"max-response-bytes", required_argument, NULL, 'R'},
       {"grace-seconds", required_argument, NULL, 'g'},
       {"version-cache-mb", required_argument, NULL, 'm'},
+      {"drain-seconds", required_argument, NULL, 'd'},
       {"tls-cert", required_argument, NULL, 'C'},
       {"tls-key", required_argument, NULL, 'K'},
       {"tls-client-ca", required_argument, NULL, 'A'},
@@ -156,6 +161,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
       case 'R': maxresp = optarg; break;
       case 'g': grace = optarg; break;
       case 'm': cache_mb = optarg; break;
+      case 'd': drain = optarg; break;
       case 'C': c->tls_cert = optarg; break;
       case 'K': c->tls_key = optarg; break;
       case 'A': c->tls_client_ca = optarg; break;
@@ -176,14 +182,16 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
                       "unknown command \"%s\" (serve, migrate, hash-token)", c->command);
   if (strcmp(c->command, "serve") == 0 && check_transport(c, err) != 0) return -1;
-  int grace_s;
+  int grace_s, drain_s;
   if (parse_int(threads, "--threads", 1, 256, &c->threads, err) != 0 ||
       parse_int(maxreq, "--max-request-bytes", 1024, 1 << 30, &c->max_request_bytes, err) != 0 ||
       parse_int(maxresp, "--max-response-bytes", 1024, 1 << 30, &c->max_response_bytes, err) != 0 ||
       parse_int(grace, "--grace-seconds", 0, 3600, &grace_s, err) != 0 ||
-      parse_int(cache_mb, "--version-cache-mb", 0, 1 << 20, &c->version_cache_mb, err) != 0)
+      parse_int(cache_mb, "--version-cache-mb", 0, 1 << 20, &c->version_cache_mb, err) != 0 ||
+      parse_int(drain, "--drain-seconds", 0, 3600, &drain_s, err) != 0)
     return -1;
   c->grace_ms = grace_s * 1000;
+  c->drain_ms = drain_s * 1000;
   return 0;
 }
 

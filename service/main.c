@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <grpc/grpc.h>
 
@@ -105,6 +106,13 @@ int main(int argc, char **argv) {
       fprintf(stderr, "dvsconfd: SIGHUP: TLS files are re-read at the next handshake\n");
       dv_tls_request_reload();
       continue;
+    }
+    if (cfg.drain_ms > 0) {
+      fprintf(stderr, "dvsconfd: %s: draining for %d ms (health: NOT_SERVING)\n", strsignal(sig),
+              cfg.drain_ms);
+      dv_server_drain(server);
+      struct timespec d = {cfg.drain_ms / 1000, (long)(cfg.drain_ms % 1000) * 1000000};
+      nanosleep(&d, NULL);
     }
     fprintf(stderr, "dvsconfd: %s: stopping (grace %d ms)\n", strsignal(sig), cfg.grace_ms);
     break;

@@ -47,6 +47,13 @@ RPC(put_version, dv_op_put_version, Dvsconf__V1__PutVersionRequest, Dvsconf__V1_
 RPC(list_audit_events, dv_op_list_audit_events, Dvsconf__V1__ListAuditEventsRequest,
     Dvsconf__V1__ListAuditEventsResponse)
 
+static atomic_bool draining; /* one server per process */
+
+void dv_server_drain(dv_server_t *s) {
+  (void)s;
+  atomic_store(&draining, true);
+}
+
 static int rpc_health(dv_ctx_t *c, const ProtobufCMessage *q, ProtobufCMessage **r, dv_err_t *e) {
   const Grpc__Health__V1__HealthCheckRequest *req = (const void *)q;
   if (req->service[0] && strcmp(req->service, "dvsconf.v1.ConfigManager") != 0)
@@ -54,7 +61,9 @@ static int rpc_health(dv_ctx_t *c, const ProtobufCMessage *q, ProtobufCMessage *
   Grpc__Health__V1__HealthCheckResponse *resp =
       dv_arena_msg(c->arena, &grpc__health__v1__health_check_response__descriptor);
   if (resp == NULL) return DV_NOMEM(e);
-  resp->status = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+  resp->status = atomic_load(&draining)
+                     ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
+                     : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
   *r = &resp->base;
   return 0;
 }

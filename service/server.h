@@ -14,6 +14,9 @@ typedef struct dv_server dv_server_t;
 int dv_server_start(const dv_config_t *cfg, dv_planes_t *planes, dv_server_t **out,
                     int *bound_port, dv_err_t *err);
 
+/* Health checks answer NOT_SERVING from now on; calls are still served. */
+void dv_server_drain(dv_server_t *s);
+
 /* Graceful stop: refuse new calls, give in-flight calls grace_ms to finish,
  * cancel the rest, wait for every handler, then free everything. */
 void dv_server_stop(dv_server_t *s, int grace_ms);

@@ -51,6 +51,8 @@ class Blackhole:
 
 
 class NoStall(unittest.TestCase):
+    extra_args = ()
+
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.hole = Blackhole()
@@ -65,7 +67,7 @@ class NoStall(unittest.TestCase):
         self.proc = subprocess.Popen(
             [os.path.join(os.environ["DVSCONF_BUILD"], "dvsconfd"), "serve", "--plaintext",
              "--listen", self.addr, "--pg", os.environ["PGURI"], "--config", planes,
-             "--threads", "4", "--grace-seconds", "10"],
+             "--threads", "4", "--grace-seconds", "10", *self.extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, SLOW_PW="pw"))
         self.ch = grpc.insecure_channel(self.addr)
         grpc.channel_ready_future(self.ch).result(timeout=30)
@@ -112,6 +114,26 @@ class NoStall(unittest.TestCase):
         self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE, e.details())
         self.assertIn("slow", e.details())
         self.assertEqual(self.proc.wait(timeout=20), 0)
+
+
+class Drain(NoStall):
+    """--drain-seconds: on SIGTERM, health says NOT_SERVING while calls are
+    still served, so a load balancer moves away before the stop."""
+    extra_args = ("--drain-seconds", "3")
+
+    test_blocked_calls_leave_the_connection_free = None
+    test_sigterm_lets_calls_in_flight_finish = None
+
+    def test_drain_before_stop(self):
+        health = self.ch.unary_unary("/grpc.health.v1.Health/Check")
+        self.assertEqual(health(b"", timeout=10), b"\x08\x01")  # SERVING
+        self.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 2
+        while health(b"", timeout=10) != b"\x08\x02" and time.monotonic() < deadline:  # NOT_SERVING
+            time.sleep(0.05)
+        self.assertEqual(health(b"", timeout=10), b"\x08\x02")
+        self.api.ListPlanes(pb.ListPlanesRequest(), timeout=10)  # still served while draining
+        self.assertEqual(self.proc.wait(timeout=30), 0)
 
 
 if __name__ == "__main__":
