@@ -456,17 +456,17 @@ static int import_create(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
   dv_created_t created;
   dv_err_t result = DV_ERR_INIT;
   int rc = dv_plane_create_switch(p, cfg, &opts, c->arena, &created, &result);
-  if (rc == 0 && created_to_response(c, &created, r, err) != 0) rc = -1;
-  if (rc == 0) {
-    r->applied = true;
-    rc = record(c, req, p->conf.name, r, NULL, err);
-    if (rc != 0)
-      dv_err_prefix(err, "switch \"%s\" was created on plane \"%s\" (uuid %s) but recording the"
-                         " import failed", r->switch_name, p->conf.name, r->switch_uuid);
-  } else {
+  if (rc != 0) {
     dv_err_t ignored = DV_ERR_INIT;
     record(c, req, p->conf.name, r, &result, &ignored);
     *err = result;
+  } else {
+    r->applied = true;
+    rc = created_to_response(c, &created, r, err);
+    if (rc == 0) rc = record(c, req, p->conf.name, r, NULL, err);
+    if (rc != 0)
+      dv_err_prefix(err, "switch \"%s\" was created on plane \"%s\" (uuid %s) but recording the"
+                         " import failed", created.name, p->conf.name, created.uuid);
   }
   dv_store_unlock_switch(c->store, p->conf.name, cfg->name);
   return rc;

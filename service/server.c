@@ -226,7 +226,13 @@ static int decode_and_run(call_t *c, dv_ctx_t *ctx, dv_err_t *err) {
                       c->method->req->name);
   if (dv_validate_strings(req, err) != 0) return -1;
   ProtobufCMessage *resp = NULL;
-  if (c->method->fn(ctx, req, &resp, err) != 0) return -1;
+  if (c->method->fn(ctx, req, &resp, err) != 0) {
+    if (err->code == GRPC_STATUS_OK) /* a failure must never read as success */
+      dv_err_set(err, GRPC_STATUS_INTERNAL, "%s failed without saying why", c->method->path);
+    return -1;
+  }
+  if (resp == NULL && ctx->raw_reply == NULL)
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "%s produced no answer", c->method->path);
   grpc_slice out;
   if (ctx->raw_reply != NULL) {
     out = grpc_slice_from_copied_buffer((const char *)ctx->raw_reply, ctx->raw_reply_len);
