@@ -46,7 +46,19 @@
 //	     is changed by a failed call. One rule per method; a new one replaces it.
 //	GET  /dvsconf-test/counts    JSON object: SOAP method name -> calls seen on
 //	                             the advertised port since start or reset.
-//	POST /dvsconf-test/reset     Clears counts and fault rules.
+//	POST /dvsconf-test/reset     Clears counts and fault rules, turns paging off.
+//	POST /dvsconf-test/page?size=N
+//	     Pages property collector results as vCenter does (vcsim never does,
+//	     so a client's paging loop would otherwise never run): a
+//	     RetrievePropertiesEx result with more than N objects comes back as
+//	     RetrieveResult{token, its first N objects}; ContinueRetrievePropertiesEx
+//	     (token) returns the next N, with a new token while more remain;
+//	     CancelRetrievePropertiesEx(token) drops the rest. The rest is kept here,
+//	     for the session that made it (vCenter's collector is per session); an
+//	     unknown, used or cancelled token, or one from another session, gets
+//	     InvalidArgument. The objects are vcsim's own XML, cut apart, not
+//	     re-encoded. size=0 turns paging off (for later calls); reset also
+//	     drops the kept results.
 //	POST /dvsconf-test/expire-session
 //	     SOAP calls reach vcsim without their session cookie until the next
 //	     Login, as if the session had expired: vcsim answers NotAuthenticated
@@ -63,6 +75,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
@@ -300,6 +313,18 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			afterReconfigureDvs(req)
 			return nil
 		})
+	case "RetrievePropertiesEx":
+		if n := f.hooks.pageSize(); n > 0 {
+			f.firstPage(w, r, n)
+		} else {
+			f.next.ServeHTTP(w, r)
+		}
+	case "ContinueRetrievePropertiesEx", "CancelRetrievePropertiesEx":
+		if f.hooks != nil && f.authenticated(r) { // else vcsim: NotAuthenticated or MethodNotFound
+			f.hooks.nextPage(w, r, m)
+		} else {
+			f.next.ServeHTTP(w, r)
+		}
 	default:
 		f.next.ServeHTTP(w, r)
 	}
@@ -497,10 +522,20 @@ type testHooks struct {
 	counts map[string]int
 	rules  map[string]*faultRule
 	expire bool
+	pageN  int                   // 0: no paging
+	pages  map[string]*pagedRest // token -> what is left of a result
+	tokens int                   // never reset: old tokens stay unknown
+}
+
+// pagedRest is what a paged result has not returned yet.
+type pagedRest struct {
+	session string   // vmware_soap_session cookie of the call that made it
+	n       int      // page size
+	objects [][]byte // <objects> elements as vcsim wrote them
 }
 
 func newTestHooks() *testHooks {
-	return &testHooks{counts: map[string]int{}, rules: map[string]*faultRule{}}
+	return &testHooks{counts: map[string]int{}, rules: map[string]*faultRule{}, pages: map[string]*pagedRest{}}
 }
 
 func (h *testHooks) count(method string) {
@@ -559,6 +594,17 @@ func (h *testHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.counts = map[string]int{}
 		h.rules = map[string]*faultRule{}
 		h.expire = false
+		h.pageN = 0
+		h.pages = map[string]*pagedRest{}
+		h.mu.Unlock()
+	case r.URL.Path == "/dvsconf-test/page" && r.Method == http.MethodPost:
+		n, err := strconv.Atoi(r.URL.Query().Get("size"))
+		if err != nil || n < 0 {
+			http.Error(w, "size must be a number >= 0", http.StatusBadRequest)
+			return
+		}
+		h.mu.Lock()
+		h.pageN = n
 		h.mu.Unlock()
 	case r.URL.Path == "/dvsconf-test/expire-session" && r.Method == http.MethodPost:
 		h.mu.Lock()
@@ -603,15 +649,151 @@ func newFault(name string) types.BaseMethodFault {
 
 func (rule *faultRule) reply(w http.ResponseWriter, m *simulator.Method) {
 	if rule.inSOAP || !strings.HasSuffix(m.Name, "_Task") {
-		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = io.WriteString(w, soapEnvelope(fmt.Sprintf(
-			`<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>%s injected by dvsconf-test</faultstring>`+
-				`<detail><%sFault xmlns="urn:vim25" xsi:type="%s"></%sFault></detail></soapenv:Fault>`,
-			rule.fault, rule.fault, rule.fault, rule.fault)))
+		replySOAPFault(w, rule.fault, "", rule.fault+" injected by dvsconf-test")
 		return
 	}
 	replyFailedTask(w, m, newFault(rule.fault), rule.fault+" injected by dvsconf-test")
+}
+
+// replySOAPFault answers with vSphere fault type name (fields: its XML).
+func replySOAPFault(w http.ResponseWriter, name, fields, msg string) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = io.WriteString(w, soapEnvelope(fmt.Sprintf(
+		`<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>%s</faultstring>`+
+			`<detail><%sFault xmlns="urn:vim25" xsi:type="%s">%s</%sFault></detail></soapenv:Fault>`,
+		msg, name, name, fields, name)))
+}
+
+func (h *testHooks) pageSize() int {
+	if h == nil {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.pageN
+}
+
+// keep stores objects for ContinueRetrievePropertiesEx and returns their token.
+func (h *testHooks) keep(session string, n int, objects [][]byte) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.keepLocked(session, n, objects)
+}
+
+func (h *testHooks) keepLocked(session string, n int, objects [][]byte) string {
+	h.tokens++
+	token := strconv.Itoa(h.tokens)
+	h.pages[token] = &pagedRest{session: session, n: n, objects: objects}
+	return token
+}
+
+func sessionOf(r *http.Request) string {
+	if c, err := r.Cookie("vmware_soap_session"); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// firstPage lets vcsim serve RetrievePropertiesEx and returns its first n
+// objects and a token when there are more.
+func (f *front) firstPage(w http.ResponseWriter, r *http.Request, n int) {
+	rec := httptest.NewRecorder()
+	f.next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if head, objects, tail, ok := splitObjects(body); rec.Code == http.StatusOK && ok && len(objects) > n {
+		token := f.hooks.keep(sessionOf(r), n, objects[n:])
+		page := [][]byte{head, []byte("<token>" + token + "</token>")}
+		page = append(page, objects[:n]...)
+		body = bytes.Join(append(page, tail), nil)
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Content-Length")
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
+}
+
+// nextPage serves ContinueRetrievePropertiesEx and CancelRetrievePropertiesEx.
+func (h *testHooks) nextPage(w http.ResponseWriter, r *http.Request, m *simulator.Method) {
+	var token string
+	switch req := m.Body.(type) {
+	case *types.ContinueRetrievePropertiesEx:
+		token = req.Token
+	case *types.CancelRetrievePropertiesEx:
+		token = req.Token
+	}
+	h.mu.Lock()
+	rest := h.pages[token]
+	if rest != nil && rest.session == sessionOf(r) {
+		delete(h.pages, token)
+	} else {
+		rest = nil
+	}
+	var page [][]byte
+	next := ""
+	if rest != nil && m.Name == "ContinueRetrievePropertiesEx" {
+		page = rest.objects
+		if len(page) > rest.n {
+			page = rest.objects[:rest.n]
+			next = h.keepLocked(rest.session, rest.n, rest.objects[rest.n:])
+		}
+	}
+	h.mu.Unlock()
+	if rest == nil {
+		replySOAPFault(w, "InvalidArgument", "<invalidProperty>token</invalidProperty>",
+			"A specified parameter was not correct: token")
+		return
+	}
+	out := `<` + m.Name + `Response xmlns="urn:vim25">`
+	if m.Name == "ContinueRetrievePropertiesEx" {
+		out += "<returnval>"
+		if next != "" {
+			out += "<token>" + next + "</token>"
+		}
+		out += string(bytes.Join(page, nil)) + "</returnval>"
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	_, _ = io.WriteString(w, soapEnvelope(out+`</`+m.Name+`Response>`))
+}
+
+// splitObjects cuts vcsim's RetrievePropertiesEx response into everything up
+// to and including <returnval>, each <objects> element in it, and the rest.
+// ok is false for a response without objects (or one that does not parse).
+func splitObjects(body []byte) (head []byte, objects [][]byte, tail []byte, ok bool) {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	depth := 0
+	var headEnd, start, end int64 = -1, 0, 0
+	for {
+		off := d.InputOffset()
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, nil, false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement: // Envelope 1, Body 2, *Response 3, returnval 4, objects 5
+			depth++
+			if depth == 4 && t.Name.Local == "returnval" && headEnd < 0 {
+				headEnd = d.InputOffset()
+			} else if depth == 5 && t.Name.Local == "objects" {
+				start = off
+			}
+		case xml.EndElement:
+			if depth == 5 && t.Name.Local == "objects" {
+				end = d.InputOffset()
+				objects = append(objects, body[start:end])
+			}
+			depth--
+		}
+	}
+	if headEnd < 0 || len(objects) == 0 {
+		return nil, nil, nil, false
+	}
+	return body[:headEnd], objects, body[end:], true
 }
 
 // replyFailedTask answers a *_Task call with a new task that failed with fault.
@@ -630,6 +812,7 @@ func replyFailedTask(w http.ResponseWriter, m *simulator.Method, fault types.Bas
 func soapEnvelope(body string) string {
 	return `<?xml version="1.0" encoding="UTF-8"?>` +
 		`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" ` +
+		`xmlns:xsd="http://www.w3.org/2001/XMLSchema" ` + // vcsim's objects use xsd: in xsi types
 		`xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>` + body +
 		`</soapenv:Body></soapenv:Envelope>`
 }

@@ -595,6 +595,15 @@ static int call_once(vs_session_t *s, const char *method, const char *what, cons
 
 static int session_login(vs_session_t *s, dv_err_t *err);
 
+/* Calls on objects that live only as long as the session that made them: a
+ * paged result's token, a container view. After a new login they cannot be
+ * sent again; the operation has to start over. */
+static bool session_bound(const char *method, const vs_buf_t *req) {
+  return strcmp(method, "ContinueRetrievePropertiesEx") == 0 ||
+         strcmp(method, "CancelRetrievePropertiesEx") == 0 ||
+         (req->p != NULL && strstr(req->p, "type=\"ContainerView\"") != NULL);
+}
+
 static bool is_login_method(const char *m) {
   return strcmp(m, "Login") == 0 || strcmp(m, "RetrieveServiceContent") == 0 ||
          strcmp(m, "Logout") == 0;
@@ -619,6 +628,11 @@ int vs_call(vs_session_t *s, const char *method, const char *what, vs_buf_t *req
       s->logged_in = false;
       if (attempt == 0) {
         if (session_login(s, err) != 0) return -1;
+        if (session_bound(method, req))
+          return dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
+                            "plane \"%s\": the session ended during %s on %s, and what the call"
+                            " continued (a paged result, a view) ended with it; try again",
+                            s->c->plane, method, what);
         continue; /* the call did not run: safe to send again */
       }
       return dv_err_set(err, GRPC_STATUS_FAILED_PRECONDITION,
