@@ -388,8 +388,10 @@ static void *worker(void *arg) {
     }
     call_t *c = ev.tag;
     if (c->state == CALL_REQUESTED) {
-      if (!ev.success) { /* the server is shutting down */
+      if (!ev.success) { /* shutting down; otherwise keep the request posted */
+        method_t *m = c->method;
         free_call(c);
+        post_request(s, m); /* a no-op once stopping */
         continue;
       }
       atomic_fetch_add(&s->inflight, 1);
