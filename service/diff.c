@@ -229,23 +229,27 @@ int dv_diff_packed(dv_arena_t *a, const uint8_t *from, size_t from_len, const ui
                    size_t to_len, bool same_history, dv_change_t ***out, size_t *n,
                    dv_err_t *err) {
   dv_wire_cfg_t x, y;
-  if (dv_wire_split_config(a, from, from_len, &x, err) != 0 ||
-      dv_wire_split_config(a, to, to_len, &y, err) != 0)
+  if (dv_wire_split_config_lite(a, from, from_len, &x, err) != 0 ||
+      dv_wire_split_config_lite(a, to, to_len, &y, err) != 0)
     return -1;
   char *skip_x = dv_arena_alloc(a, x.n_pgs + 1), *skip_y = dv_arena_alloc(a, y.n_pgs + 1);
-  dv_strmap_t *in_x = dv_strmap_new(a, x.n_pgs);
-  if (skip_x == NULL || skip_y == NULL || in_x == NULL) return DV_NOMEM(err);
-  for (size_t i = 0; i < x.n_pgs; i++)
-    if (dv_strmap_put(in_x, x.pgs[i].identity, (void *)(i + 1)) != 0) return DV_NOMEM(err);
-  /* Equal identity and equal bytes: nothing to report, whichever way the
-   * diff matches port groups (identities and names are unique per config,
-   * so neither side can match anything else). */
-  for (size_t j = 0; j < y.n_pgs; j++) {
-    size_t i = (size_t)(uintptr_t)dv_strmap_get(in_x, y.pgs[j].identity);
-    if (i == 0 || x.pgs[i - 1].len != y.pgs[j].len ||
-        memcmp(x.pgs[i - 1].data, y.pgs[j].data, y.pgs[j].len) != 0)
-      continue;
-    skip_x[i - 1] = skip_y[j] = 1;
+  if (skip_x == NULL || skip_y == NULL) return DV_NOMEM(err);
+  /* Both sides are canonical, so in (key, name) order: walk them together.
+   * Equal key and name and equal bytes: nothing to report, whichever way
+   * the diff matches port groups (keys and names are unique per config, so
+   * neither side can match anything else). Anything else is left to the
+   * full comparison, so an unexpected order costs time, never correctness. */
+  for (size_t i = 0, j = 0; i < x.n_pgs && j < y.n_pgs;) {
+    int c = dv_wire_pg_cmp(&x.pgs[i], &y.pgs[j]);
+    if (c < 0) {
+      i++;
+    } else if (c > 0) {
+      j++;
+    } else {
+      if (x.pgs[i].len == y.pgs[j].len && memcmp(x.pgs[i].data, y.pgs[j].data, y.pgs[j].len) == 0)
+        skip_x[i] = skip_y[j] = 1;
+      i++, j++;
+    }
   }
   dv_switch_cfg_t *rx = reduced(a, &x, skip_x), *ry = reduced(a, &y, skip_y);
   if (rx == NULL || ry == NULL)

@@ -66,32 +66,56 @@ int dv_wire_field(const uint8_t *buf, size_t len, unsigned want, const uint8_t *
   return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "stored message lacks field %u", want);
 }
 
-/* The identity of a packed PortgroupConfig: field 1 (key), else field 2.
- * A canonical encoding has its fields in number order, so the scan stops
- * after field 2; any other order is read to the end. */
-static const char *identity(dv_arena_t *a, const uint8_t *buf, size_t len) {
-  const uint8_t *p = buf, *end = buf + len, *key = NULL, *name = NULL;
-  size_t key_len = 0, name_len = 0;
+/* The key (field 1) and name (field 2) of a packed PortgroupConfig. A
+ * canonical encoding has its fields in number order, so the scan stops
+ * after field 2; any other order is read to the end. 0, or -1 when
+ * malformed. */
+static int key_and_name(dv_wire_pg_t *pg) {
+  const uint8_t *p = pg->data, *end = pg->data + pg->len;
   unsigned last = 0;
   bool ordered = true;
+  pg->key = pg->name = (const uint8_t *)"";
+  pg->key_len = pg->name_len = 0;
   while (p < end) {
     unsigned field, type;
     const uint8_t *data;
     size_t n;
-    if (next_field(&p, end, &field, &type, &data, &n) != 0) return NULL;
+    if (next_field(&p, end, &field, &type, &data, &n) != 0) return -1;
     ordered = ordered && field >= last;
     last = field;
     if (ordered && field > 2) break;
     if (type != 2) continue;
-    if (field == 1) key = data, key_len = n;
-    if (field == 2) name = data, name_len = n;
+    if (field == 1) pg->key = data, pg->key_len = n;
+    if (field == 2) pg->name = data, pg->name_len = n;
   }
-  if (key != NULL && key_len > 0) return dv_arena_strndup(a, (const char *)key, key_len);
-  return dv_arena_strndup(a, name ? (const char *)name : "", name_len);
+  return 0;
 }
+
+static int bytes_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb) {
+  int c = memcmp(a, b, na < nb ? na : nb);
+  return c != 0 ? c : (na > nb) - (na < nb);
+}
+
+int dv_wire_pg_cmp(const dv_wire_pg_t *x, const dv_wire_pg_t *y) {
+  int c = bytes_cmp(x->key, x->key_len, y->key, y->key_len);
+  return c != 0 ? c : bytes_cmp(x->name, x->name_len, y->name, y->name_len);
+}
+
+static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
+                 dv_wire_cfg_t *out, dv_err_t *err);
 
 int dv_wire_split_config(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
                          dv_err_t *err) {
+  return split(a, buf, len, true, out, err);
+}
+
+int dv_wire_split_config_lite(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
+                              dv_err_t *err) {
+  return split(a, buf, len, false, out, err);
+}
+
+static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
+                 dv_wire_cfg_t *out, dv_err_t *err) {
   const uint8_t *p = buf, *end = buf + len;
   size_t n_pgs = 0, settings_len = 0;
   /* first pass: count port groups and the bytes of everything else */
@@ -120,9 +144,16 @@ int dv_wire_split_config(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_
       dv_wire_pg_t *pg = &out->pgs[out->n_pgs++];
       pg->data = data;
       pg->len = n;
-      pg->identity = identity(a, data, n);
-      if (pg->identity == NULL)
+      pg->identity = NULL;
+      if (key_and_name(pg) != 0)
         return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored port group is malformed");
+      if (identities) {
+        /* the key, or the name when there is no key (model.h) */
+        pg->identity = pg->key_len > 0
+                           ? dv_arena_strndup(a, (const char *)pg->key, pg->key_len)
+                           : dv_arena_strndup(a, (const char *)pg->name, pg->name_len);
+        if (pg->identity == NULL) return DV_NOMEM(err);
+      }
     } else {
       memcpy(out->settings + out->settings_len, start, (size_t)(p - start));
       out->settings_len += (size_t)(p - start);

@@ -18,9 +18,11 @@
 #include "err.h"
 
 typedef struct dv_wire_pg {
-  const char *identity; /* arena string */
+  const char *identity; /* arena string (NULL when split without identities) */
   const uint8_t *data;  /* the PortgroupConfig encoding (inside the buffer split) */
   size_t len;
+  const uint8_t *key, *name; /* the key and name fields' bytes, inside data */
+  size_t key_len, name_len;
 } dv_wire_pg_t;
 
 typedef struct dv_wire_cfg {
@@ -34,6 +36,12 @@ typedef struct dv_wire_cfg {
  * the bytes are not a well-formed encoding. */
 int dv_wire_split_config(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
                          dv_err_t *err);
+/* The same without making identity strings (key and name bytes only). */
+int dv_wire_split_config_lite(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
+                              dv_err_t *err);
+
+/* Compare two port groups in canonical order (key, then name, as bytes). */
+int dv_wire_pg_cmp(const dv_wire_pg_t *x, const dv_wire_pg_t *y);
 
 /* The byte range of length-delimited field `field` (the first one) of a
  * packed message; -1 (DATA_LOSS) when absent or malformed. */
