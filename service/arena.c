@@ -15,8 +15,15 @@ typedef struct arena_block {
   max_align_t data[];
 } arena_block_t;
 
+typedef struct deferred {
+  struct deferred *next;
+  void (*fn)(void *);
+  void *arg;
+} deferred_t;
+
 struct dv_arena {
   arena_block_t *head;
+  deferred_t *deferred;
   size_t total_used;
   ProtobufCAllocator pb;
 };
@@ -27,6 +34,7 @@ dv_arena_t *dv_arena_new(void) {
 
 void dv_arena_free(dv_arena_t *a) {
   if (a == NULL) return;
+  for (deferred_t *d = a->deferred; d != NULL; d = d->next) d->fn(d->arg); /* nodes live in blocks */
   arena_block_t *b = a->head;
   while (b != NULL) {
     arena_block_t *next = b->next;
@@ -138,6 +146,16 @@ ProtobufCAllocator *dv_arena_allocator(dv_arena_t *a) {
   a->pb.free = pb_free;
   a->pb.allocator_data = a;
   return &a->pb;
+}
+
+int dv_arena_defer(dv_arena_t *a, void (*fn)(void *), void *arg) {
+  deferred_t *d = dv_arena_alloc(a, sizeof *d);
+  if (d == NULL) return -1;
+  d->fn = fn;
+  d->arg = arg;
+  d->next = a->deferred;
+  a->deferred = d;
+  return 0;
 }
 
 size_t dv_arena_used(const dv_arena_t *a) {

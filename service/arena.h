@@ -40,6 +40,11 @@ int dv_arena_push(dv_arena_t *a, void ***arr, size_t *n, size_t *cap, void *item
  * returned struct is stored in the arena. */
 ProtobufCAllocator *dv_arena_allocator(dv_arena_t *a);
 
+/* Run fn(arg) when the arena is freed (last registered, first run): to hold
+ * a reference for exactly as long as what the arena holds. 0, or -1 when
+ * out of memory (then fn is not registered). */
+int dv_arena_defer(dv_arena_t *a, void (*fn)(void *), void *arg);
+
 /* Bytes handed out so far (for tests and benchmarks). */
 size_t dv_arena_used(const dv_arena_t *a);
 

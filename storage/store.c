@@ -456,11 +456,8 @@ static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, cons
                               size_t *len, int64_t *lineage, dv_err_t *err) {
   int64_t vid;
   if (dv_version_id_parse(id, &vid, err) != 0) return -1;
+  if (dv_vcache_get_ref(s->cache, vid, a, out, len, lineage)) return 0; /* no copy */
   uint8_t *data;
-  if (dv_vcache_get(s->cache, vid, a, &data, len, lineage)) {
-    *out = data;
-    return 0;
-  }
   Dvsconf__V1__Version v = DVSCONF__V1__VERSION__INIT;
   if (get_version(s, a, id, &v.info, &v.config, lineage, err) != 0) return -1;
   *len = dvsconf__v1__version__get_packed_size(&v);

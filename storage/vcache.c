@@ -1,12 +1,16 @@
 #include "vcache.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct entry {
   int64_t id;
   int64_t lineage;
+  int refs;     /* readers holding the bytes (dv_vcache_get_ref) */
+  bool evicted; /* out of the map and the list; freed at refs == 0 */
+  struct dv_vcache *cache;
   struct entry *prev, *next; /* LRU list, most recent first */
   struct entry *chain;       /* hash bucket */
   size_t len;
@@ -75,7 +79,44 @@ static void evict(dv_vcache_t *c, entry_t *e) {
   while (*p != e) p = &(*p)->chain;
   *p = e->chain;
   c->bytes -= e->len;
-  free(e);
+  if (e->refs == 0)
+    free(e);
+  else
+    e->evicted = true; /* the last reader frees it */
+}
+
+static void release(void *arg) {
+  entry_t *e = arg;
+  dv_vcache_t *c = e->cache;
+  pthread_mutex_lock(&c->mu);
+  bool gone = --e->refs == 0 && e->evicted;
+  pthread_mutex_unlock(&c->mu);
+  if (gone) free(e);
+}
+
+int dv_vcache_get_ref(dv_vcache_t *c, int64_t id, dv_arena_t *a, const uint8_t **data,
+                      size_t *len, int64_t *lineage) {
+  if (c == NULL) return 0;
+  entry_t *hit = NULL;
+  pthread_mutex_lock(&c->mu);
+  for (entry_t *e = c->buckets[bucket(c, id)]; e != NULL; e = e->chain)
+    if (e->id == id) {
+      hit = e;
+      hit->refs++;
+      unlink_lru(c, e);
+      push_front(c, e);
+      break;
+    }
+  pthread_mutex_unlock(&c->mu);
+  if (hit == NULL) return 0;
+  if (dv_arena_defer(a, release, hit) != 0) {
+    release(hit);
+    return 0;
+  }
+  *data = hit->data;
+  *len = hit->len;
+  *lineage = hit->lineage;
+  return 1;
 }
 
 int dv_vcache_get(dv_vcache_t *c, int64_t id, dv_arena_t *a, uint8_t **data, size_t *len,
@@ -105,6 +146,9 @@ void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, 
   if (n == NULL) return; /* a cache may forget */
   n->id = id;
   n->lineage = lineage;
+  n->refs = 0;
+  n->evicted = false;
+  n->cache = c;
   n->len = len;
   memcpy(n->data, data, len);
   pthread_mutex_lock(&c->mu);

@@ -36,7 +36,31 @@ static void hit_miss_and_lru_eviction(void **state) {
   dv_arena_free(a);
 }
 
+/* A reference outlives the entry's eviction, until its arena is freed
+ * (AddressSanitizer would see a use after free). */
+static void references_outlive_eviction(void **state) {
+  dv_vcache_t *c = dv_vcache_new(8 * 100);
+  dv_arena_t *reader = dv_arena_new();
+  uint8_t buf[100];
+  const uint8_t *ref;
+  size_t len;
+  int64_t lineage;
+  memset(buf, 9, sizeof buf);
+  dv_vcache_put(c, 1, buf, 100, 5);
+  assert_int_equal(dv_vcache_get_ref(c, 1, reader, &ref, &len, &lineage), 1);
+  for (int64_t id = 2; id <= 20; id++) dv_vcache_put(c, id, buf, 100, 0); /* evicts 1 */
+  dv_arena_t *other = dv_arena_new();
+  uint8_t *copy;
+  assert_int_equal(dv_vcache_get(c, 1, other, &copy, &len, &lineage), 0);
+  assert_int_equal(len, 100);
+  assert_memory_equal(ref, buf, 100); /* still readable */
+  dv_arena_free(reader); /* the last reference: freed now */
+  dv_arena_free(other);
+  dv_vcache_free(c);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(hit_miss_and_lru_eviction)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(hit_miss_and_lru_eviction),
+                                     cmocka_unit_test(references_outlive_eviction)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
