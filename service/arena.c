@@ -24,7 +24,6 @@ typedef struct deferred {
 struct dv_arena {
   arena_block_t *head;
   deferred_t *deferred;
-  size_t total_used;
   ProtobufCAllocator pb;
 };
 
@@ -70,7 +69,6 @@ void *dv_arena_alloc_raw(dv_arena_t *a, size_t size) {
   }
   void *p = (char *)b->data + b->used;
   b->used += need;
-  a->total_used += need;
   return p;
 }
 
@@ -156,8 +154,4 @@ int dv_arena_defer(dv_arena_t *a, void (*fn)(void *), void *arg) {
   d->next = a->deferred;
   a->deferred = d;
   return 0;
-}
-
-size_t dv_arena_used(const dv_arena_t *a) {
-  return a->total_used;
 }

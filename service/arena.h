@@ -45,7 +45,5 @@ ProtobufCAllocator *dv_arena_allocator(dv_arena_t *a);
  * out of memory (then fn is not registered). */
 int dv_arena_defer(dv_arena_t *a, void (*fn)(void *), void *arg);
 
-/* Bytes handed out so far (for tests and benchmarks). */
-size_t dv_arena_used(const dv_arena_t *a);
 
 #endif

@@ -128,13 +128,6 @@ void *dv_msg_clone(dv_arena_t *a, const ProtobufCMessage *m) {
   return protobuf_c_message_unpack(m->descriptor, dv_arena_allocator(a), len, buf);
 }
 
-dv_pg_cfg_t *dv_config_find_pg_by_key(const dv_switch_cfg_t *cfg, const char *key) {
-  if (key == NULL || key[0] == '\0') return NULL;
-  for (size_t i = 0; i < cfg->n_portgroups; i++)
-    if (strcmp(cfg->portgroups[i]->key, key) == 0) return cfg->portgroups[i];
-  return NULL;
-}
-
 dv_pg_cfg_t *dv_config_find_pg_by_name(const dv_switch_cfg_t *cfg, const char *name) {
   if (name == NULL || name[0] == '\0') return NULL;
   for (size_t i = 0; i < cfg->n_portgroups; i++)

@@ -64,8 +64,7 @@ const char *dv_pg_identity(const dv_pg_cfg_t *pg);
  * naming both port groups otherwise. */
 int dv_config_check_identities(const dv_switch_cfg_t *cfg, dv_err_t *err);
 
-/* Find a port group by key or name (NULL when absent). */
-dv_pg_cfg_t *dv_config_find_pg_by_key(const dv_switch_cfg_t *cfg, const char *key);
+/* Find a port group by name (NULL when absent). */
 dv_pg_cfg_t *dv_config_find_pg_by_name(const dv_switch_cfg_t *cfg, const char *name);
 
 #endif

@@ -74,7 +74,3 @@ int dv_plane_apply_plan(dv_plane_entry_t *p, const dv_switch_ref_t *ref, const d
                         dv_arena_t *a, dv_err_t *err) {
   return p->ops->apply_plan(p->handle, ref, plan, a, err);
 }
-
-int dv_plane_delete_switch(dv_plane_entry_t *p, const dv_switch_ref_t *ref, dv_err_t *err) {
-  return p->ops->delete_switch(p->handle, ref, err);
-}

@@ -33,6 +33,5 @@ int dv_plane_create_switch(dv_plane_entry_t *p, const dv_switch_cfg_t *cfg,
                            dv_err_t *err);
 int dv_plane_apply_plan(dv_plane_entry_t *p, const dv_switch_ref_t *ref, const dv_plan_t *plan,
                         dv_arena_t *a, dv_err_t *err);
-int dv_plane_delete_switch(dv_plane_entry_t *p, const dv_switch_ref_t *ref, dv_err_t *err);
 
 #endif

@@ -30,10 +30,6 @@
 #define COMPRESS_MIN 512
 #define MAX_RAW_BODY (1u << 30)
 
-const char *layout_pg_identity(const dv_pg_cfg_t *pg) {
-  return dv_pg_identity(pg);
-}
-
 static int compress_body(dv_arena_t *a, const uint8_t *raw, size_t len, store_body_t *out,
                          dv_err_t *err) {
   if (len < COMPRESS_MIN) {
@@ -206,7 +202,7 @@ int layout_fold(dv_arena_t *a, const store_body_t *bodies, size_t n, dv_switch_c
   dv_strmap_t *pgs = dv_strmap_new(a, base->n_portgroups + n);
   if (pgs == NULL) return DV_NOMEM(err);
   for (size_t i = 0; i < base->n_portgroups; i++)
-    if (dv_strmap_put(pgs, layout_pg_identity(base->portgroups[i]), base->portgroups[i]) != 0)
+    if (dv_strmap_put(pgs, dv_pg_identity(base->portgroups[i]), base->portgroups[i]) != 0)
       return DV_NOMEM(err);
   for (size_t k = 1; k < n; k++) {
     if (bodies[k].full)
@@ -217,7 +213,7 @@ int layout_fold(dv_arena_t *a, const store_body_t *bodies, size_t n, dv_switch_c
     if (d->settings != NULL) settings = d->settings;
     for (size_t i = 0; i < d->n_removed; i++) dv_strmap_del(pgs, d->removed[i]);
     for (size_t i = 0; i < d->n_upserts; i++)
-      if (dv_strmap_put(pgs, layout_pg_identity(d->upserts[i]), d->upserts[i]) != 0)
+      if (dv_strmap_put(pgs, dv_pg_identity(d->upserts[i]), d->upserts[i]) != 0)
         return DV_NOMEM(err);
   }
   dv_switch_cfg_t *cfg = dv_arena_alloc(a, sizeof *cfg);

@@ -203,20 +203,37 @@ static int64_t col_i64(const PGresult *r, int row, int col) {
   return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
+/* A timestamp from a column of microseconds since the epoch. */
+static Google__Protobuf__Timestamp *col_time(dv_arena_t *a, const PGresult *r, int row, int col) {
+  Google__Protobuf__Timestamp *ts = dv_arena_msg(a, &google__protobuf__timestamp__descriptor);
+  if (ts == NULL) return NULL;
+  int64_t us = col_i64(r, row, col);
+  ts->seconds = us / 1000000;
+  ts->nanos = (int32_t)(us % 1000000) * 1000;
+  return ts;
+}
+
+/* The rows of a page asked for with LIMIT limit + 1: *more tells whether
+ * the extra row came; *rows is the page's length and *out an array for
+ * it. -1 when out of memory. */
+static int page_of(dv_arena_t *a, const PGresult *r, int limit, bool *more, int *rows,
+                   void ***out, dv_err_t *err) {
+  *rows = PQntuples(r);
+  *more = *rows > limit;
+  if (*more) *rows = limit;
+  *out = dv_arena_alloc(a, (size_t)(*rows + 1) * sizeof(void *));
+  return *out != NULL ? 0 : DV_NOMEM(err);
+}
+
 static int row_to_info(dv_arena_t *a, const PGresult *r, int row, dv_version_info_t **out,
                        dv_err_t *err) {
   dv_version_info_t *v = dv_arena_msg(a, &dvsconf__v1__version_info__descriptor);
-  Google__Protobuf__Timestamp *ts = dv_arena_msg(a, &google__protobuf__timestamp__descriptor);
-  if (v == NULL || ts == NULL) return DV_NOMEM(err);
+  if (v == NULL || (v->created_at = col_time(a, r, row, 5)) == NULL) return DV_NOMEM(err);
   v->id = dv_arena_strdup(a, PQgetvalue(r, row, 0));
   v->plane = dv_arena_strdup(a, PQgetvalue(r, row, 1));
   v->switch_uuid = dv_arena_strdup(a, PQgetvalue(r, row, 2));
   v->switch_name = dv_arena_strdup(a, PQgetvalue(r, row, 3));
   v->number = col_i64(r, row, 4);
-  int64_t us = col_i64(r, row, 5);
-  ts->seconds = us / 1000000;
-  ts->nanos = (int32_t)(us % 1000000) * 1000;
-  v->created_at = ts;
   v->checksum = dv_arena_strdup(a, PQgetvalue(r, row, 6));
   v->note = dv_arena_strdup(a, PQgetvalue(r, row, 7));
   v->portgroup_count = (int32_t)col_i64(r, row, 9);
@@ -385,10 +402,10 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
 /* A cached version: the packed Version message {info, config}. */
 static int from_cache(dv_store_t *s, dv_arena_t *a, int64_t vid, dv_version_info_t **info,
                       dv_switch_cfg_t **config, int64_t *lineage) {
-  uint8_t *data;
+  const uint8_t *data;
   size_t len;
   int64_t lin;
-  if (!dv_vcache_get(s->cache, vid, a, &data, &len, &lin)) return 0;
+  if (!dv_vcache_get_ref(s->cache, vid, a, &data, &len, &lin)) return 0;
   Dvsconf__V1__Version *v = dvsconf__v1__version__unpack(dv_arena_allocator(a), len, data);
   if (v == NULL || v->info == NULL || v->config == NULL) return 0;
   if (info != NULL) *info = v->info;
@@ -722,14 +739,8 @@ int dv_store_list_versions(dv_store_t *s, dv_arena_t *a, const dv_list_filter_t 
   PGresult *r = store_query(s, list_sql[mask], np, p, NULL, NULL, 0, PGRES_TUPLES_OK,
                             "list versions", err);
   if (r == NULL) return -1;
-  int rows = PQntuples(r), rc = -1;
-  *more = rows > limit;
-  if (*more) rows = limit;
-  *out = dv_arena_alloc(a, (size_t)(rows + 1) * sizeof(void *));
-  if (*out == NULL) {
-    DV_NOMEM(err);
-    goto cleanup;
-  }
+  int rows, rc = -1;
+  if (page_of(a, r, limit, more, &rows, (void ***)out, err) != 0) goto cleanup;
   *n = 0;
   for (int i = 0; i < rows; i++) {
     if (row_to_info(a, r, i, &(*out)[i], err) != 0) goto cleanup;
@@ -883,26 +894,15 @@ int dv_store_list_audit(dv_store_t *s, dv_arena_t *a, const char *method, int64_
       " ORDER BY id DESC LIMIT $3::integer",
       3, p, NULL, NULL, 0, PGRES_TUPLES_OK, "list audit events", err);
   if (r == NULL) return -1;
-  int rows = PQntuples(r), rc = -1;
-  *more = rows > limit;
-  if (*more) rows = limit;
-  *out = dv_arena_alloc(a, (size_t)(rows + 1) * sizeof(void *));
-  if (*out == NULL) {
-    DV_NOMEM(err);
-    goto cleanup;
-  }
+  int rows, rc = -1;
+  if (page_of(a, r, limit, more, &rows, (void ***)out, err) != 0) goto cleanup;
   *n = 0;
   for (int i = 0; i < rows; i++) {
     Dvsconf__V1__AuditEvent *e = dv_arena_msg(a, &dvsconf__v1__audit_event__descriptor);
-    Google__Protobuf__Timestamp *ts = dv_arena_msg(a, &google__protobuf__timestamp__descriptor);
-    if (e == NULL || ts == NULL) {
+    if (e == NULL || (e->at = col_time(a, r, i, 1)) == NULL) {
       DV_NOMEM(err);
       goto cleanup;
     }
-    int64_t us = col_i64(r, i, 1);
-    ts->seconds = us / 1000000;
-    ts->nanos = (int32_t)(us % 1000000) * 1000;
-    e->at = ts;
     char **fields[] = {&e->id,         NULL,       &e->caller,      &e->role,
                        &e->method,     &e->peer,   &e->request_id,  &e->target,
                        &e->plan_sha256, &e->result, &e->message};

@@ -70,8 +70,5 @@ int layout_encode_delta(dv_arena_t *a, dv_switch_cfg_t *prev, dv_switch_cfg_t *c
 int layout_fold(dv_arena_t *a, const store_body_t *bodies, size_t n, dv_switch_cfg_t **out,
                 dv_err_t *err);
 
-/* Identity of a port group within one config: its key, or its name when the
- * key is empty. */
-const char *layout_pg_identity(const dv_pg_cfg_t *pg);
 
 #endif

@@ -119,27 +119,6 @@ int dv_vcache_get_ref(dv_vcache_t *c, int64_t id, dv_arena_t *a, const uint8_t *
   return 1;
 }
 
-int dv_vcache_get(dv_vcache_t *c, int64_t id, dv_arena_t *a, uint8_t **data, size_t *len,
-                  int64_t *lineage) {
-  if (c == NULL) return 0;
-  int hit = 0;
-  pthread_mutex_lock(&c->mu);
-  for (entry_t *e = c->buckets[bucket(c, id)]; e != NULL; e = e->chain) {
-    if (e->id != id) continue;
-    *data = dv_arena_memdup(a, e->data, e->len);
-    if (*data != NULL) {
-      *len = e->len;
-      *lineage = e->lineage;
-      unlink_lru(c, e);
-      push_front(c, e);
-      hit = 1;
-    }
-    break;
-  }
-  pthread_mutex_unlock(&c->mu);
-  return hit;
-}
-
 void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage) {
   if (c == NULL || len > c->max_bytes / 8) return;
   entry_t *n = malloc(sizeof *n + len);

@@ -17,14 +17,11 @@ dv_vcache_t *dv_vcache_new(size_t max_bytes); /* NULL when out of memory */
  * freed first. */
 void dv_vcache_free(dv_vcache_t *c);
 
-/* On a hit: 1, with a copy of the bytes in the arena and the version's
- * lineage. On a miss (or out of memory): 0. */
-int dv_vcache_get(dv_vcache_t *c, int64_t id, dv_arena_t *a, uint8_t **data, size_t *len,
-                  int64_t *lineage);
 void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage);
 
-/* Like dv_vcache_get, without the copy: *data points into the cache entry,
- * which stays alive (even if evicted meanwhile) until the arena is freed. */
+/* On a hit: 1, with *data pointing into the cache entry, which stays alive
+ * (even if evicted meanwhile) until the arena is freed; and the version's
+ * lineage. On a miss (or out of memory): 0. */
 int dv_vcache_get_ref(dv_vcache_t *c, int64_t id, dv_arena_t *a, const uint8_t **data,
                       size_t *len, int64_t *lineage);
 
