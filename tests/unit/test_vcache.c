@@ -33,8 +33,8 @@ static void hit_miss_and_lru_eviction(void **state) {
   assert_int_equal(dv_vcache_get_ref(c, 10, a, &got, &len, &lineage), 0);
   /* no cache at all: always a miss */
   assert_int_equal(dv_vcache_get_ref(NULL, 1, a, &got, &len, &lineage), 0);
+  dv_arena_free(a); /* its references first, then the cache (vcache.h) */
   dv_vcache_free(c);
-  dv_arena_free(a);
 }
 
 /* A reference outlives the entry's eviction, until its arena is freed
