@@ -182,7 +182,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
                       "unknown command \"%s\" (serve, migrate, hash-token)", c->command);
   if (strcmp(c->command, "serve") == 0 && check_transport(c, err) != 0) return -1;
-  int grace_s, drain_s;
+  int grace_s = 0, drain_s = 0;
   if (parse_int(threads, "--threads", 1, 256, &c->threads, err) != 0 ||
       parse_int(maxreq, "--max-request-bytes", 1024, 1 << 30, &c->max_request_bytes, err) != 0 ||
       parse_int(maxresp, "--max-response-bytes", 1024, 1 << 30, &c->max_response_bytes, err) != 0 ||

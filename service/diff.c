@@ -15,47 +15,73 @@ typedef struct diff {
   int failed;
 } diff_t;
 
-static void add(diff_t *d, Dvsconf__V1__ChangeKind kind, const char *path, const char *old_value,
+/* A change's path, kept as a chain up to the root and spelled out only when
+ * a change is reported: most fields compared are equal. */
+typedef struct path {
+  const struct path *up;
+  const char *field; /* ".field", or NULL for an element */
+  const char *name;  /* the element ["name"] when field is NULL */
+} path_t;
+
+static size_t path_len(const path_t *p) {
+  if (p == NULL) return 0;
+  size_t n = path_len(p->up);
+  if (p->field != NULL) return n + (n ? 1 : 0) + strlen(p->field);
+  n += 4; /* [""] */
+  for (const char *c = p->name; *c; c++) n += 1 + (*c == '"' || *c == '\\');
+  return n;
+}
+
+static char *path_put(const path_t *p, char *o) {
+  if (p == NULL) return o;
+  char *start = o;
+  o = path_put(p->up, o);
+  if (p->field != NULL) {
+    if (o != start) *o++ = '.';
+    size_t n = strlen(p->field);
+    memcpy(o, p->field, n);
+    return o + n;
+  }
+  *o++ = '[';
+  *o++ = '"';
+  for (const char *c = p->name; *c; c++) {
+    if (*c == '"' || *c == '\\') *o++ = '\\';
+    *o++ = *c;
+  }
+  *o++ = '"';
+  *o++ = ']';
+  return o;
+}
+
+/* The text of a path: fields joined by dots, elements as ["name"] with
+ * quotes and backslashes escaped. */
+static char *path_text(dv_arena_t *a, const path_t *p) {
+  char *s = dv_arena_alloc(a, path_len(p) + 1);
+  if (s != NULL) *path_put(p, s) = '\0';
+  return s;
+}
+
+static void add(diff_t *d, Dvsconf__V1__ChangeKind kind, const path_t *path, const char *old_value,
                 const char *new_value) {
   if (d->failed) return;
   dv_change_t *c = dv_arena_msg(d->a, &dvsconf__v1__change__descriptor);
-  if (c == NULL || path == NULL || old_value == NULL || new_value == NULL) {
+  char *p = path_text(d->a, path);
+  if (c == NULL || p == NULL || old_value == NULL || new_value == NULL) {
     d->failed = 1;
     return;
   }
   c->kind = kind;
-  c->path = (char *)path;
+  c->path = p;
   c->old_value = (char *)old_value;
   c->new_value = (char *)new_value;
   if (dv_arena_push(d->a, (void ***)&d->changes, &d->n, &d->cap, c) != 0) d->failed = 1;
 }
 
-/* `"name"` with quotes and backslashes escaped, for paths. */
-static char *quoted(dv_arena_t *a, const char *s) {
-  size_t n = strlen(s), extra = 0;
-  for (size_t i = 0; i < n; i++) extra += s[i] == '"' || s[i] == '\\';
-  char *q = dv_arena_alloc(a, n + extra + 3);
-  if (q == NULL) return NULL;
-  char *o = q;
-  *o++ = '"';
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '"' || s[i] == '\\') *o++ = '\\';
-    *o++ = s[i];
-  }
-  *o++ = '"';
-  *o = '\0';
-  return q;
-}
-
-static char *join(dv_arena_t *a, const char *prefix, const char *name) {
-  return prefix[0] ? dv_arena_printf(a, "%s.%s", prefix, name) : dv_arena_strdup(a, name);
-}
-
-static void diff_msg(diff_t *d, const char *path, const ProtobufCMessage *x,
+static void diff_msg(diff_t *d, const path_t *path, const ProtobufCMessage *x,
                      const ProtobufCMessage *y);
 
 /* A string list compared as a set: element-wise added / removed. */
-static void diff_set(diff_t *d, const char *path, const ProtobufCMessage *x,
+static void diff_set(diff_t *d, const path_t *path, const ProtobufCMessage *x,
                      const ProtobufCMessage *y, const ProtobufCFieldDescriptor *f) {
   size_t nx = dv_pb_count(x, f), ny = dv_pb_count(y, f);
   char *const *xs = *(char *const *const *)((const char *)x + f->offset);
@@ -69,12 +95,10 @@ static void diff_set(diff_t *d, const char *path, const ProtobufCMessage *x,
   for (size_t i = 0; i < nx; i++) dv_strmap_put(in_x, xs[i], (void *)1);
   for (size_t i = 0; i < nx; i++)
     if (!dv_strmap_get(in_y, xs[i]))
-      add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_REMOVED,
-          dv_arena_printf(d->a, "%s[%s]", path, quoted(d->a, xs[i])), xs[i], "");
+      add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_REMOVED, &(path_t){path, NULL, xs[i]}, xs[i], "");
   for (size_t i = 0; i < ny; i++)
     if (!dv_strmap_get(in_x, ys[i]))
-      add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_ADDED,
-          dv_arena_printf(d->a, "%s[%s]", path, quoted(d->a, ys[i])), "", ys[i]);
+      add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_ADDED, &(path_t){path, NULL, ys[i]}, "", ys[i]);
 }
 
 static int cmp_pg_name(const void *p, const void *q) {
@@ -87,7 +111,7 @@ static int cmp_index_by_name(const void *p, const void *q, void *ctx) {
   return strcmp(c->portgroups[*(const size_t *)p]->name, c->portgroups[*(const size_t *)q]->name);
 }
 
-static void diff_portgroups(diff_t *d, const char *path, const dv_switch_cfg_t *x,
+static void diff_portgroups(diff_t *d, const path_t *path, const dv_switch_cfg_t *x,
                             const dv_switch_cfg_t *y) {
   /* pair[i] = the port group of y matched with x->portgroups[i], or NULL */
   dv_pg_cfg_t **pair = dv_arena_alloc(d->a, (x->n_portgroups + 1) * sizeof(void *));
@@ -127,7 +151,7 @@ static void diff_portgroups(diff_t *d, const char *path, const dv_switch_cfg_t *
   for (size_t k = 0; k < x->n_portgroups; k++) {
     const dv_pg_cfg_t *pg = x->portgroups[order[k]];
     const dv_pg_cfg_t *other = pair[order[k]];
-    char *p = dv_arena_printf(d->a, "%s[%s]", path, quoted(d->a, pg->name));
+    const path_t *p = &(path_t){path, NULL, pg->name};
     if (other == NULL) {
       add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_REMOVED, p, dv_pb_msg_text(d->a, &pg->base), "");
       continue;
@@ -151,21 +175,16 @@ static void diff_portgroups(diff_t *d, const char *path, const dv_switch_cfg_t *
     if (!used[j]) added[na++] = y->portgroups[j];
   qsort(added, na, sizeof(void *), cmp_pg_name);
   for (size_t j = 0; j < na; j++)
-    add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_ADDED,
-        dv_arena_printf(d->a, "%s[%s]", path, quoted(d->a, added[j]->name)), "",
+    add(d, DVSCONF__V1__CHANGE_KIND__CHANGE_KIND_ADDED, &(path_t){path, NULL, added[j]->name}, "",
         dv_pb_msg_text(d->a, &added[j]->base));
 }
 
-static void diff_msg(diff_t *d, const char *path, const ProtobufCMessage *x,
+static void diff_msg(diff_t *d, const path_t *path, const ProtobufCMessage *x,
                      const ProtobufCMessage *y) {
   const ProtobufCMessageDescriptor *desc = x->descriptor;
   for (unsigned i = 0; i < desc->n_fields && !d->failed; i++) {
     const ProtobufCFieldDescriptor *f = &desc->fields[i];
-    char *p = join(d->a, path, f->name);
-    if (p == NULL) {
-      d->failed = 1;
-      return;
-    }
+    const path_t *p = &(path_t){path, f->name, NULL};
     if (desc == &dvsconf__v1__switch_config__descriptor &&
         strcmp(f->name, "portgroups") == 0) {
       diff_portgroups(d, p, (const dv_switch_cfg_t *)x, (const dv_switch_cfg_t *)y);
@@ -189,6 +208,7 @@ static void diff_msg(diff_t *d, const char *path, const ProtobufCMessage *x,
       diff_msg(d, p, sx, sy);
       continue;
     }
+    if (dv_pb_field_same(x, y, f)) continue;
     char *tx = dv_pb_field_text(d->a, x, f), *ty = dv_pb_field_text(d->a, y, f);
     if (tx == NULL || ty == NULL) {
       d->failed = 1;
@@ -201,7 +221,7 @@ static void diff_msg(diff_t *d, const char *path, const ProtobufCMessage *x,
 int dv_diff_configs(dv_arena_t *a, const dv_switch_cfg_t *from, const dv_switch_cfg_t *to,
                     bool same_history, dv_change_t ***out, size_t *n, dv_err_t *err) {
   diff_t d = {a, NULL, 0, 0, same_history, 0};
-  diff_msg(&d, "", &from->base, &to->base);
+  diff_msg(&d, NULL, &from->base, &to->base);
   if (d.failed) return DV_NOMEM(err);
   *out = d.changes;
   *n = d.n;

@@ -41,6 +41,32 @@ const void *dv_pb_value(const ProtobufCMessage *m, const ProtobufCFieldDescripto
   return p;
 }
 
+static bool value_equal(const ProtobufCFieldDescriptor *f, const void *x, const void *y) {
+  switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+      const char *sx = *(char *const *)x, *sy = *(char *const *)y;
+      return sx != NULL && sy != NULL && strcmp(sx, sy) == 0;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+      const ProtobufCBinaryData *bx = x, *by = y;
+      return bx->len == by->len && (bx->len == 0 || memcmp(bx->data, by->data, bx->len) == 0);
+    }
+    case PROTOBUF_C_TYPE_MESSAGE:
+      return false; /* left to the text */
+    default:
+      return memcmp(x, y, scalar_size(f->type)) == 0;
+  }
+}
+
+bool dv_pb_field_same(const ProtobufCMessage *x, const ProtobufCMessage *y,
+                      const ProtobufCFieldDescriptor *f) {
+  size_t n = dv_pb_count(x, f);
+  if (n != dv_pb_count(y, f)) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!value_equal(f, dv_pb_value(x, f, i), dv_pb_value(y, f, i))) return false;
+  return true;
+}
+
 char *dv_pb_value_text(dv_arena_t *a, const ProtobufCFieldDescriptor *f, const void *v) {
   switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
