@@ -245,6 +245,34 @@ static dv_switch_cfg_t *reduced(dv_arena_t *a, const dv_wire_cfg_t *w, const cha
   return c;
 }
 
+int dv_diff_split(dv_arena_t *a, const dv_wire_cfg_t *x, const dv_wire_cfg_t *y,
+                  bool same_history, dv_change_t ***out, size_t *n, dv_err_t *err) {
+  char *skip_x = dv_arena_alloc(a, x->n_pgs + 1), *skip_y = dv_arena_alloc(a, y->n_pgs + 1);
+  if (skip_x == NULL || skip_y == NULL) return DV_NOMEM(err);
+  /* Both sides are canonical, so in (key, name) order: walk them together.
+   * Equal key and name and equal bytes: nothing to report, whichever way
+   * the diff matches port groups (keys and names are unique per config, so
+   * neither side can match anything else). Anything else is left to the
+   * full comparison, so an unexpected order costs time, never correctness. */
+  for (size_t i = 0, j = 0; i < x->n_pgs && j < y->n_pgs;) {
+    const dv_wire_pg_t *px = &x->pgs[i], *py = &y->pgs[j];
+    int c = dv_wire_pg_cmp(px, py);
+    if (c < 0) {
+      i++;
+    } else if (c > 0) {
+      j++;
+    } else {
+      if (px->len == py->len && (px->data == py->data || memcmp(px->data, py->data, px->len) == 0))
+        skip_x[i] = skip_y[j] = 1;
+      i++, j++;
+    }
+  }
+  dv_switch_cfg_t *rx = reduced(a, x, skip_x), *ry = reduced(a, y, skip_y);
+  if (rx == NULL || ry == NULL)
+    return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored configuration does not decode");
+  return dv_diff_configs(a, rx, ry, same_history, out, n, err);
+}
+
 int dv_diff_packed(dv_arena_t *a, const uint8_t *from, size_t from_len, const uint8_t *to,
                    size_t to_len, bool same_history, dv_change_t ***out, size_t *n,
                    dv_err_t *err) {
@@ -252,27 +280,5 @@ int dv_diff_packed(dv_arena_t *a, const uint8_t *from, size_t from_len, const ui
   if (dv_wire_split_config_lite(a, from, from_len, &x, err) != 0 ||
       dv_wire_split_config_lite(a, to, to_len, &y, err) != 0)
     return -1;
-  char *skip_x = dv_arena_alloc(a, x.n_pgs + 1), *skip_y = dv_arena_alloc(a, y.n_pgs + 1);
-  if (skip_x == NULL || skip_y == NULL) return DV_NOMEM(err);
-  /* Both sides are canonical, so in (key, name) order: walk them together.
-   * Equal key and name and equal bytes: nothing to report, whichever way
-   * the diff matches port groups (keys and names are unique per config, so
-   * neither side can match anything else). Anything else is left to the
-   * full comparison, so an unexpected order costs time, never correctness. */
-  for (size_t i = 0, j = 0; i < x.n_pgs && j < y.n_pgs;) {
-    int c = dv_wire_pg_cmp(&x.pgs[i], &y.pgs[j]);
-    if (c < 0) {
-      i++;
-    } else if (c > 0) {
-      j++;
-    } else {
-      if (x.pgs[i].len == y.pgs[j].len && memcmp(x.pgs[i].data, y.pgs[j].data, y.pgs[j].len) == 0)
-        skip_x[i] = skip_y[j] = 1;
-      i++, j++;
-    }
-  }
-  dv_switch_cfg_t *rx = reduced(a, &x, skip_x), *ry = reduced(a, &y, skip_y);
-  if (rx == NULL || ry == NULL)
-    return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored configuration does not decode");
-  return dv_diff_configs(a, rx, ry, same_history, out, n, err);
+  return dv_diff_split(a, &x, &y, same_history, out, n, err);
 }

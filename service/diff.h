@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "model.h"
+#include "wire.h"
 
 typedef Dvsconf__V1__Change dv_change_t;
 
@@ -27,5 +28,10 @@ int dv_diff_configs(dv_arena_t *a, const dv_switch_cfg_t *from, const dv_switch_
 int dv_diff_packed(dv_arena_t *a, const uint8_t *from, size_t from_len, const uint8_t *to,
                    size_t to_len, bool same_history, dv_change_t ***out, size_t *n,
                    dv_err_t *err);
+
+/* The same for two canonical encodings already split (dv_wire_split_config
+ * or _lite), such as the splits the store keeps with cached versions. */
+int dv_diff_split(dv_arena_t *a, const dv_wire_cfg_t *from, const dv_wire_cfg_t *to,
+                  bool same_history, dv_change_t ***out, size_t *n, dv_err_t *err);
 
 #endif

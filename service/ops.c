@@ -229,18 +229,16 @@ int dv_op_get_version(dv_ctx_t *c, const Dvsconf__V1__GetVersionRequest *req,
  * Diff
  * ------------------------------------------------------------------------- */
 
-/* A version's canonical config bytes and lineage, verified, undecoded. */
-static int version_bytes(dv_ctx_t *c, const char *field, const char *id, const uint8_t **cfg,
-                         size_t *len, int64_t *lineage, dv_err_t *err) {
+/* A version's canonical config, split into settings and port groups,
+ * verified, and its lineage. */
+static int version_split(dv_ctx_t *c, const char *field, const char *id, const dv_wire_cfg_t **cfg,
+                         int64_t *lineage, dv_err_t *err) {
   int64_t vid;
-  const uint8_t *v;
-  size_t vlen;
   if (dv_version_id_parse(id, &vid, err) != 0) {
     dv_err_prefix(err, "%s", field);
     return -1;
   }
-  if (dv_store_get_version_packed(c->store, c->arena, id, &v, &vlen, lineage, err) != 0) return -1;
-  return dv_wire_field(v, vlen, 2, cfg, len, err);
+  return dv_store_get_config_split(c->store, c->arena, id, cfg, lineage, err);
 }
 
 int dv_op_diff(dv_ctx_t *c, const Dvsconf__V1__DiffRequest *req, Dvsconf__V1__DiffResponse **out,
@@ -253,14 +251,12 @@ int dv_op_diff(dv_ctx_t *c, const Dvsconf__V1__DiffRequest *req, Dvsconf__V1__Di
   if (!to_version && !to_live)
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
                       "to_version_id, to_plane: give a version or a live switch to compare with");
-  const uint8_t *from, *to;
-  size_t from_len, to_len;
+  const dv_wire_cfg_t *from, *to;
   int64_t from_lineage, to_lineage = -1;
-  if (version_bytes(c, "from_version_id", req->from_version_id, &from, &from_len, &from_lineage,
-                    err) != 0)
+  if (version_split(c, "from_version_id", req->from_version_id, &from, &from_lineage, err) != 0)
     return -1;
   if (to_version) {
-    if (version_bytes(c, "to_version_id", req->to_version_id, &to, &to_len, &to_lineage, err) != 0)
+    if (version_split(c, "to_version_id", req->to_version_id, &to, &to_lineage, err) != 0)
       return -1;
   } else {
     dv_switch_ref_t ref;
@@ -271,15 +267,21 @@ int dv_op_diff(dv_ctx_t *c, const Dvsconf__V1__DiffRequest *req, Dvsconf__V1__Di
     dv_plane_entry_t *p = dv_planes_find(c->planes, req->to_plane, "to_plane", err);
     if (p == NULL || read_live(c, p, &ref, &live, err) != 0) return -1;
     dv_version_info_t *latest;
+    uint8_t *live_bytes;
+    size_t live_len;
+    dv_wire_cfg_t *w = dv_arena_alloc_raw(c->arena, sizeof *w);
+    if (w == NULL) return DV_NOMEM(err);
     if (dv_store_latest_for(c->store, c->arena, p->conf.name, live->uuid, &latest, &to_lineage,
                             err) != 0 ||
-        dv_config_encode(c->arena, live, (uint8_t **)&to, &to_len, err) != 0)
+        dv_config_encode(c->arena, live, &live_bytes, &live_len, err) != 0 ||
+        dv_wire_split_config_lite(c->arena, live_bytes, live_len, w, err) != 0)
       return -1;
+    to = w;
   }
   Dvsconf__V1__DiffResponse *r = NEW(c, dvsconf__v1__diff_response);
   if (r == NULL) return DV_NOMEM(err);
-  if (dv_diff_packed(c->arena, from, from_len, to, to_len, from_lineage == to_lineage,
-                     &r->changes, &r->n_changes, err) != 0)
+  if (dv_diff_split(c->arena, from, to, from_lineage == to_lineage, &r->changes, &r->n_changes,
+                    err) != 0)
     return -1;
   *out = r;
   return 0;

@@ -1,6 +1,7 @@
 #include "wire.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* One varint at *p (< end); 0 on success. */
@@ -160,6 +161,28 @@ static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
     }
   }
   return 0;
+}
+
+dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, size_t *bytes) {
+  size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + w->settings_len;
+  for (size_t i = 0; i < w->n_pgs; i++) n += strlen(w->pgs[i].identity) + 1;
+  dv_wire_cfg_t *d = malloc(n);
+  if (d == NULL) return NULL;
+  d->pgs = (dv_wire_pg_t *)(d + 1);
+  d->n_pgs = w->n_pgs;
+  d->settings = (uint8_t *)(d->pgs + w->n_pgs);
+  d->settings_len = w->settings_len;
+  if (w->settings_len) memcpy(d->settings, w->settings, w->settings_len);
+  char *ids = (char *)d->settings + w->settings_len;
+  for (size_t i = 0; i < w->n_pgs; i++) {
+    d->pgs[i] = w->pgs[i];
+    size_t len = strlen(w->pgs[i].identity) + 1;
+    memcpy(ids, w->pgs[i].identity, len);
+    d->pgs[i].identity = ids;
+    ids += len;
+  }
+  *bytes = n;
+  return d;
 }
 
 static size_t varint_size(uint64_t v) {

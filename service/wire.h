@@ -40,6 +40,12 @@ int dv_wire_split_config(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_
 int dv_wire_split_config_lite(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
                               dv_err_t *err);
 
+/* A copy of split `w` (made with identities) in one malloc'd block of
+ * *bytes, for keeping with a cached version (dv_vcache_set_aux): its port
+ * groups still point into the buffer that was split. NULL when out of
+ * memory. */
+dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, size_t *bytes);
+
 /* Compare two port groups in canonical order (key, then name, as bytes). */
 int dv_wire_pg_cmp(const dv_wire_pg_t *x, const dv_wire_pg_t *y);
 

@@ -405,7 +405,7 @@ static int from_cache(dv_store_t *s, dv_arena_t *a, int64_t vid, dv_version_info
   const uint8_t *data;
   size_t len;
   int64_t lin;
-  if (!dv_vcache_get_ref(s->cache, vid, a, &data, &len, &lin)) return 0;
+  if (!dv_vcache_get_ref(s->cache, vid, a, &data, &len, &lin, NULL)) return 0;
   Dvsconf__V1__Version *v = dvsconf__v1__version__unpack(dv_arena_allocator(a), len, data);
   if (v == NULL || v->info == NULL || v->config == NULL) return 0;
   if (info != NULL) *info = v->info;
@@ -473,7 +473,7 @@ static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, cons
                               size_t *len, int64_t *lineage, dv_err_t *err) {
   int64_t vid;
   if (dv_version_id_parse(id, &vid, err) != 0) return -1;
-  if (dv_vcache_get_ref(s->cache, vid, a, out, len, lineage)) return 0; /* no copy */
+  if (dv_vcache_get_ref(s->cache, vid, a, out, len, lineage, NULL)) return 0; /* no copy */
   uint8_t *data;
   Dvsconf__V1__Version v = DVSCONF__V1__VERSION__INIT;
   if (get_version(s, a, id, &v.info, &v.config, lineage, err) != 0) return -1;
@@ -483,6 +483,49 @@ static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, cons
   dvsconf__v1__version__pack(&v, data);
   *out = data;
   return 0;
+}
+
+static int split_config(dv_arena_t *a, const uint8_t *v, size_t len, dv_wire_cfg_t *w,
+                        dv_err_t *err) {
+  const uint8_t *cfg;
+  size_t cfg_len;
+  if (dv_wire_field(v, len, 2, &cfg, &cfg_len, err) != 0) return -1;
+  return dv_wire_split_config(a, cfg, cfg_len, w, err);
+}
+
+static int get_config_split(dv_store_t *s, dv_arena_t *a, const char *id,
+                            const dv_wire_cfg_t **out, int64_t *lineage, dv_err_t *err) {
+  int64_t vid;
+  if (dv_version_id_parse(id, &vid, err) != 0) return -1;
+  const uint8_t *v;
+  size_t len;
+  const void *aux = NULL;
+  bool cached = dv_vcache_get_ref(s->cache, vid, a, &v, &len, lineage, &aux);
+  if (cached && aux != NULL) {
+    *out = aux;
+    return 0;
+  }
+  /* a miss reads the version, which caches it: split the cached bytes then,
+   * so that the split can be kept with them */
+  if (!cached) {
+    if (get_version_packed(s, a, id, &v, &len, lineage, err) != 0) return -1;
+    cached = dv_vcache_get_ref(s->cache, vid, a, &v, &len, lineage, NULL);
+  }
+  dv_wire_cfg_t *w = dv_arena_alloc_raw(a, sizeof *w);
+  if (w == NULL) return DV_NOMEM(err);
+  if (split_config(a, v, len, w, err) != 0) return -1;
+  if (cached) {
+    size_t bytes;
+    dv_wire_cfg_t *keep = dv_wire_cfg_dup(w, &bytes);
+    if (keep != NULL) dv_vcache_set_aux(s->cache, vid, v, keep, bytes); /* a cache may forget */
+  }
+  *out = w;
+  return 0;
+}
+
+int dv_store_get_config_split(dv_store_t *s, dv_arena_t *a, const char *id,
+                              const dv_wire_cfg_t **split, int64_t *lineage, dv_err_t *err) {
+  return get_config_split(s, a, id, split, lineage, err);
 }
 
 int dv_store_get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id,
@@ -608,15 +651,12 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
     r = NULL;
     /* the previous version's canonical bytes: from the cache of verified
      * versions, else read, verified and cached */
-    const uint8_t *pv, *pc;
-    size_t pv_len, pc_len;
+    const dv_wire_cfg_t *prev_w = NULL;
+    dv_wire_cfg_t cur_w;
     int64_t pv_lineage;
-    dv_wire_cfg_t prev_w, cur_w;
-    if (get_version_packed(s, a, prev_info->id, &pv, &pv_len, &pv_lineage, err) != 0 ||
-        dv_wire_field(pv, pv_len, 2, &pc, &pc_len, err) != 0 ||
-        dv_wire_split_config(a, pc, pc_len, &prev_w, err) != 0 ||
+    if (get_config_split(s, a, prev_info->id, &prev_w, &pv_lineage, err) != 0 ||
         dv_wire_split_config(a, canon, canon_len, &cur_w, err) != 0 ||
-        layout_encode_delta_wire(a, &prev_w, &cur_w, &body, err) != 0)
+        layout_encode_delta_wire(a, prev_w, &cur_w, &body, err) != 0)
       goto cleanup;
     chain = prev_chain + (int64_t)body.len;
     if (chain <= base_len && latest + 1 - prev_base < MAX_CHAIN_LENGTH)

@@ -17,6 +17,7 @@
 #include "arena.h"
 #include "err.h"
 #include "model.h"
+#include "wire.h"
 
 typedef struct dv_store dv_store_t;
 typedef Dvsconf__V1__VersionInfo dv_version_info_t;
@@ -78,6 +79,12 @@ int dv_store_get_version_lineage(dv_store_t *s, dv_arena_t *a, const char *id,
 int dv_store_get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id,
                                 const uint8_t **version, size_t *version_len, int64_t *lineage,
                                 dv_err_t *err);
+
+/* A version's config split into settings and port groups (wire.h), verified,
+ * and its lineage id. The split is made once per cached version and kept
+ * with it, so diffs and deltas against a version do not repeat it. */
+int dv_store_get_config_split(dv_store_t *s, dv_arena_t *a, const char *id,
+                              const dv_wire_cfg_t **split, int64_t *lineage, dv_err_t *err);
 
 /* Latest stored version of a live switch (NULL when none). */
 int dv_store_latest_for(dv_store_t *s, dv_arena_t *a, const char *plane, const char *uuid,

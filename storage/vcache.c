@@ -13,6 +13,8 @@ typedef struct entry {
   struct dv_vcache *cache;
   struct entry *prev, *next; /* LRU list, most recent first */
   struct entry *chain;       /* hash bucket */
+  void *aux;                 /* derived from data (dv_vcache_set_aux), or NULL */
+  size_t aux_bytes;
   size_t len;
   uint8_t data[];
 } entry_t;
@@ -44,12 +46,18 @@ void dv_vcache_free(dv_vcache_t *c) {
   entry_t *e = c->head;
   while (e != NULL) {
     entry_t *next = e->next;
+    free(e->aux);
     free(e);
     e = next;
   }
   free(c->buckets);
   pthread_mutex_destroy(&c->mu);
   free(c);
+}
+
+static void entry_free(entry_t *e) {
+  free(e->aux);
+  free(e);
 }
 
 static size_t bucket(const dv_vcache_t *c, int64_t id) {
@@ -78,11 +86,17 @@ static void evict(dv_vcache_t *c, entry_t *e) {
   entry_t **p = &c->buckets[bucket(c, e->id)];
   while (*p != e) p = &(*p)->chain;
   *p = e->chain;
-  c->bytes -= e->len;
+  c->bytes -= e->len + e->aux_bytes;
   if (e->refs == 0)
-    free(e);
+    entry_free(e);
   else
     e->evicted = true; /* the last reader frees it */
+}
+
+static entry_t *find(dv_vcache_t *c, int64_t id) {
+  for (entry_t *e = c->buckets[bucket(c, id)]; e != NULL; e = e->chain)
+    if (e->id == id) return e;
+  return NULL;
 }
 
 static void release(void *arg) {
@@ -91,22 +105,21 @@ static void release(void *arg) {
   pthread_mutex_lock(&c->mu);
   bool gone = --e->refs == 0 && e->evicted;
   pthread_mutex_unlock(&c->mu);
-  if (gone) free(e);
+  if (gone) entry_free(e);
 }
 
 int dv_vcache_get_ref(dv_vcache_t *c, int64_t id, dv_arena_t *a, const uint8_t **data,
-                      size_t *len, int64_t *lineage) {
+                      size_t *len, int64_t *lineage, const void **aux) {
   if (c == NULL) return 0;
-  entry_t *hit = NULL;
+  void *hit_aux = NULL;
   pthread_mutex_lock(&c->mu);
-  for (entry_t *e = c->buckets[bucket(c, id)]; e != NULL; e = e->chain)
-    if (e->id == id) {
-      hit = e;
-      hit->refs++;
-      unlink_lru(c, e);
-      push_front(c, e);
-      break;
-    }
+  entry_t *hit = find(c, id);
+  if (hit != NULL) {
+    hit_aux = hit->aux;
+    hit->refs++;
+    unlink_lru(c, hit);
+    push_front(c, hit);
+  }
   pthread_mutex_unlock(&c->mu);
   if (hit == NULL) return 0;
   if (dv_arena_defer(a, release, hit) != 0) {
@@ -116,7 +129,27 @@ int dv_vcache_get_ref(dv_vcache_t *c, int64_t id, dv_arena_t *a, const uint8_t *
   *data = hit->data;
   *len = hit->len;
   *lineage = hit->lineage;
+  if (aux != NULL) *aux = hit_aux;
   return 1;
+}
+
+void dv_vcache_set_aux(dv_vcache_t *c, int64_t id, const uint8_t *data, void *aux, size_t bytes) {
+  if (c == NULL) {
+    free(aux);
+    return;
+  }
+  pthread_mutex_lock(&c->mu);
+  entry_t *e = find(c, id);
+  if (e != NULL && e->data == data && e->aux == NULL && aux != NULL) {
+    e->aux = aux;
+    e->aux_bytes = bytes;
+    c->bytes += bytes;
+    aux = NULL;
+    /* over budget: older entries go; this one is in use (at the front) */
+    while (c->bytes > c->max_bytes && c->tail != NULL && c->tail != e) evict(c, c->tail);
+  }
+  pthread_mutex_unlock(&c->mu);
+  free(aux);
 }
 
 void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage) {
@@ -127,16 +160,17 @@ void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, 
   n->lineage = lineage;
   n->refs = 0;
   n->evicted = false;
+  n->aux = NULL;
+  n->aux_bytes = 0;
   n->cache = c;
   n->len = len;
   memcpy(n->data, data, len);
   pthread_mutex_lock(&c->mu);
-  for (entry_t *e = c->buckets[bucket(c, id)]; e != NULL; e = e->chain)
-    if (e->id == id) { /* another thread was first */
-      pthread_mutex_unlock(&c->mu);
-      free(n);
-      return;
-    }
+  if (find(c, id) != NULL) { /* another thread was first */
+    pthread_mutex_unlock(&c->mu);
+    free(n);
+    return;
+  }
   while (c->bytes + len > c->max_bytes && c->tail != NULL) evict(c, c->tail);
   size_t b = bucket(c, id);
   n->chain = c->buckets[b];

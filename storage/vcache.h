@@ -20,9 +20,18 @@ void dv_vcache_free(dv_vcache_t *c);
 void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage);
 
 /* On a hit: 1, with *data pointing into the cache entry, which stays alive
- * (even if evicted meanwhile) until the arena is freed; and the version's
- * lineage. On a miss (or out of memory): 0. */
+ * (even if evicted meanwhile) until the arena is freed; the version's
+ * lineage; and, when aux is not NULL, the entry's derived object (or NULL).
+ * On a miss (or out of memory): 0. */
 int dv_vcache_get_ref(dv_vcache_t *c, int64_t id, dv_arena_t *a, const uint8_t **data,
-                      size_t *len, int64_t *lineage);
+                      size_t *len, int64_t *lineage, const void **aux);
+
+/* Keep `aux`, one malloc'd block of `bytes` derived from the entry's data
+ * (the store keeps the split of the version's port groups there, so that it
+ * is made once, not on every read), with entry `id`: freed with it, counted
+ * in the cache's bytes. Taken only when the entry is there, still holds
+ * `data` (pointers inside aux may point into it) and has no aux yet;
+ * otherwise aux is freed. Either way the caller no longer owns aux. */
+void dv_vcache_set_aux(dv_vcache_t *c, int64_t id, const uint8_t *data, void *aux, size_t bytes);
 
 #endif

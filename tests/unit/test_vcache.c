@@ -17,22 +17,22 @@ static void hit_miss_and_lru_eviction(void **state) {
   size_t len;
   int64_t lineage;
   memset(buf, 7, sizeof buf);
-  assert_int_equal(dv_vcache_get_ref(c, 1, a, &got, &len, &lineage), 0);
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &got, &len, &lineage, NULL), 0);
   for (int64_t id = 1; id <= 8; id++) dv_vcache_put(c, id, buf, 100, id * 10);
-  assert_int_equal(dv_vcache_get_ref(c, 1, a, &got, &len, &lineage), 1); /* 1 is now most recent */
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &got, &len, &lineage, NULL), 1); /* 1 is now most recent */
   assert_int_equal(len, 100);
   assert_int_equal(lineage, 10);
   assert_memory_equal(got, buf, 100);
   dv_vcache_put(c, 9, buf, 100, 90); /* evicts the least recent: 2 */
-  assert_int_equal(dv_vcache_get_ref(c, 2, a, &got, &len, &lineage), 0);
-  assert_int_equal(dv_vcache_get_ref(c, 1, a, &got, &len, &lineage), 1);
-  assert_int_equal(dv_vcache_get_ref(c, 9, a, &got, &len, &lineage), 1);
+  assert_int_equal(dv_vcache_get_ref(c, 2, a, &got, &len, &lineage, NULL), 0);
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &got, &len, &lineage, NULL), 1);
+  assert_int_equal(dv_vcache_get_ref(c, 9, a, &got, &len, &lineage, NULL), 1);
   /* too large for the cache: not kept */
   uint8_t big[200] = {0};
   dv_vcache_put(c, 10, big, sizeof big, 0);
-  assert_int_equal(dv_vcache_get_ref(c, 10, a, &got, &len, &lineage), 0);
+  assert_int_equal(dv_vcache_get_ref(c, 10, a, &got, &len, &lineage, NULL), 0);
   /* no cache at all: always a miss */
-  assert_int_equal(dv_vcache_get_ref(NULL, 1, a, &got, &len, &lineage), 0);
+  assert_int_equal(dv_vcache_get_ref(NULL, 1, a, &got, &len, &lineage, NULL), 0);
   dv_arena_free(a); /* its references first, then the cache (vcache.h) */
   dv_vcache_free(c);
 }
@@ -48,19 +48,48 @@ static void references_outlive_eviction(void **state) {
   int64_t lineage;
   memset(buf, 9, sizeof buf);
   dv_vcache_put(c, 1, buf, 100, 5);
-  assert_int_equal(dv_vcache_get_ref(c, 1, reader, &ref, &len, &lineage), 1);
+  assert_int_equal(dv_vcache_get_ref(c, 1, reader, &ref, &len, &lineage, NULL), 1);
   for (int64_t id = 2; id <= 20; id++) dv_vcache_put(c, id, buf, 100, 0); /* evicts 1 */
   dv_arena_t *other = dv_arena_new();
   const uint8_t *again;
-  assert_int_equal(dv_vcache_get_ref(c, 1, other, &again, &len, &lineage), 0); /* evicted */
+  assert_int_equal(dv_vcache_get_ref(c, 1, other, &again, &len, &lineage, NULL), 0); /* evicted */
   assert_memory_equal(ref, buf, 100); /* still readable */
   dv_arena_free(reader); /* the last reference: freed now */
   dv_arena_free(other);
   dv_vcache_free(c);
 }
 
+/* Derived data is kept only with the very bytes it was derived from, is
+ * counted in the cache's bytes, and goes with its entry (ASan / valgrind
+ * would see a leak otherwise). */
+static void aux_kept_with_its_entry(void **state) {
+  dv_vcache_t *c = dv_vcache_new(8 * 100);
+  dv_arena_t *a = dv_arena_new();
+  uint8_t buf[100];
+  const uint8_t *ref;
+  const void *aux;
+  size_t len;
+  int64_t lineage;
+  memset(buf, 3, sizeof buf);
+  dv_vcache_put(c, 1, buf, 100, 0);
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &len, &lineage, &aux), 1);
+  assert_null(aux);
+  dv_vcache_set_aux(c, 1, buf, strdup("not its bytes"), 14); /* refused: another buffer */
+  dv_vcache_set_aux(c, 2, ref, strdup("no such entry"), 14); /* refused */
+  dv_vcache_set_aux(c, 1, ref, strdup("split"), 6);
+  dv_vcache_set_aux(c, 1, ref, strdup("second"), 7); /* refused: has one */
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &len, &lineage, &aux), 1);
+  assert_string_equal(aux, "split");
+  /* the aux's bytes count: 7 more entries of 100 no longer fit with it */
+  for (int64_t id = 2; id <= 8; id++) dv_vcache_put(c, id, buf, 100, 0);
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &len, &lineage, &aux), 0);
+  dv_arena_free(a);
+  dv_vcache_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(hit_miss_and_lru_eviction),
-                                     cmocka_unit_test(references_outlive_eviction)};
+                                     cmocka_unit_test(references_outlive_eviction),
+                                     cmocka_unit_test(aux_kept_with_its_entry)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
