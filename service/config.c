@@ -34,6 +34,8 @@ void dv_config_usage(FILE *out) {
       "                                             serving, so load balancers move away (default 0)\n"
       "  --version-cache-mb N      DVSCONF_VERSION_CACHE_MB  memory for recently read\n"
       "                                             versions, which never change (default 64)\n"
+      "  --list-cache-mb N         DVSCONF_LIST_CACHE_MB  memory for ListVersions pages,\n"
+      "                                             kept until the next write (default 16)\n"
       "  --tls-cert FILE           DVSCONF_TLS_CERT  server certificate chain (PEM)\n"
       "  --tls-key FILE            DVSCONF_TLS_KEY   its private key (PEM); both are\n"
       "                                             re-read on SIGHUP\n"
@@ -120,6 +122,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
   const char *maxresp = env_or("DVSCONF_MAX_RESPONSE_BYTES", "268435456");
   const char *grace = env_or("DVSCONF_GRACE_SECONDS", "10");
   const char *cache_mb = env_or("DVSCONF_VERSION_CACHE_MB", "64");
+  const char *list_mb = env_or("DVSCONF_LIST_CACHE_MB", "16");
   const char *drain = env_or("DVSCONF_DRAIN_SECONDS", "0");
   c->tls_cert = env_or("DVSCONF_TLS_CERT", NULL);
   c->tls_key = env_or("DVSCONF_TLS_KEY", NULL);
@@ -138,6 +141,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
       {"max-response-bytes", required_argument, NULL, 'R'},
       {"grace-seconds", required_argument, NULL, 'g'},
       {"version-cache-mb", required_argument, NULL, 'm'},
+      {"list-cache-mb", required_argument, NULL, 'L'},
       {"drain-seconds", required_argument, NULL, 'd'},
       {"tls-cert", required_argument, NULL, 'C'},
       {"tls-key", required_argument, NULL, 'K'},
@@ -161,6 +165,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
       case 'R': maxresp = optarg; break;
       case 'g': grace = optarg; break;
       case 'm': cache_mb = optarg; break;
+      case 'L': list_mb = optarg; break;
       case 'd': drain = optarg; break;
       case 'C': c->tls_cert = optarg; break;
       case 'K': c->tls_key = optarg; break;
@@ -188,6 +193,7 @@ int dv_config_from_args(dv_config_t *c, int argc, char **argv, dv_err_t *err) {
       parse_int(maxresp, "--max-response-bytes", 1024, 1 << 30, &c->max_response_bytes, err) != 0 ||
       parse_int(grace, "--grace-seconds", 0, 3600, &grace_s, err) != 0 ||
       parse_int(cache_mb, "--version-cache-mb", 0, 1 << 20, &c->version_cache_mb, err) != 0 ||
+      parse_int(list_mb, "--list-cache-mb", 0, 1 << 20, &c->list_cache_mb, err) != 0 ||
       parse_int(drain, "--drain-seconds", 0, 3600, &drain_s, err) != 0)
     return -1;
   c->grace_ms = grace_s * 1000;

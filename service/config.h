@@ -19,6 +19,7 @@ typedef struct dv_config {
   int grace_ms;            /* SIGTERM: time in-flight calls get to finish */
   int drain_ms;            /* SIGTERM: time health says NOT_SERVING before the stop */
   int version_cache_mb;    /* memory for verified versions (0: no cache) */
+  int list_cache_mb;       /* memory for ListVersions pages (0: no cache) */
   const char *tls_cert, *tls_key, *tls_client_ca; /* TLS; NULL: none */
   bool require_client_cert; /* mutual TLS: refuse callers without a certificate */
   bool plaintext;           /* asked for explicitly: no TLS */

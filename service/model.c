@@ -41,12 +41,15 @@ static void canonicalize_port_settings(dv_port_settings_t *ps) {
   sort(ps->vlan->trunk_ranges, ps->vlan->n_trunk_ranges, sizeof(void *), cmp_range);
 }
 
+void dv_pg_canonicalize(dv_pg_cfg_t *pg) {
+  canonicalize_port_settings(pg->default_port_config);
+}
+
 void dv_config_canonicalize(dv_switch_cfg_t *cfg) {
   sort(cfg->host_members, cfg->n_host_members, sizeof(char *), cmp_str);
   sort(cfg->portgroups, cfg->n_portgroups, sizeof(void *), cmp_pg);
   canonicalize_port_settings(cfg->default_port_config);
-  for (size_t i = 0; i < cfg->n_portgroups; i++)
-    canonicalize_port_settings(cfg->portgroups[i]->default_port_config);
+  for (size_t i = 0; i < cfg->n_portgroups; i++) dv_pg_canonicalize(cfg->portgroups[i]);
 }
 
 static int pack_msg(dv_arena_t *a, const ProtobufCMessage *m, uint8_t **out, size_t *len) {

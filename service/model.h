@@ -25,6 +25,8 @@ typedef Dvsconf__V1__PortSettings dv_port_settings_t;
 
 /* Sort the repeated fields of cfg in place (see above). */
 void dv_config_canonicalize(dv_switch_cfg_t *cfg);
+/* The same for one port group (its own lists sorted). */
+void dv_pg_canonicalize(dv_pg_cfg_t *pg);
 
 /* Canonicalize cfg in place and pack it into arena memory. Returns 0 or -1
  * (out of memory). */

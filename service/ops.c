@@ -6,6 +6,8 @@
 #include <jansson.h>
 
 #include "diff.h"
+#include "intake.h"
+#include "listcache.h"
 #include "plan.h"
 #include "strmap.h"
 #include "validate.h"
@@ -150,34 +152,107 @@ int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
   return 0;
 }
 
-int dv_op_put_version(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req,
-                      Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
-  if (dv_validate_name("plane", req->plane, true, err) != 0) return -1;
-  if (req->config == NULL) return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config: required");
-  c->audit_target = dv_arena_printf(c->arena, "%s/%s", req->plane, req->config->name);
+/* PutVersion's checks of everything but the plane's name (checked first)
+ * and the config's contents; the labels into *labels. */
+static int put_checks(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req, const char *name,
+                      dv_label_t **labels, dv_err_t *err) {
+  c->audit_target = dv_arena_printf(c->arena, "%s/%s", req->plane, name);
   if (req->scope < 0 || req->scope > DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_PORTGROUPS_ONLY)
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "scope: unknown value %d", req->scope);
-  if (dv_validate_config(req->config, err) != 0) return -1;
-  dv_label_t *labels;
   if (take_labels(c, (Dvsconf__V1__ExportRequest__LabelsEntry *const *)req->labels, req->n_labels,
-                  &labels, err) != 0)
+                  labels, err) != 0)
     return -1;
   /* a version of a plane dvsconfd does not know could never be applied */
   if (dv_planes_find(c->planes, req->plane, "plane", err) == NULL) return -1;
+  return 0;
+}
+
+static int put_stored(dv_ctx_t *c, const dv_put_t *put, Dvsconf__V1__ExportResponse **out,
+                      dv_err_t *err) {
   Dvsconf__V1__ExportResponse *r = NEW(c, dvsconf__v1__export_response);
   if (r == NULL) return DV_NOMEM(err);
   bool unchanged;
-  if (store_config(c, req->plane, req->config, req->scope, req->note, labels, req->n_labels,
-                   &r->version, &unchanged, err) != 0)
-    return -1;
+  if (dv_store_put_version(c->store, c->arena, put, &r->version, &unchanged, err) != 0) return -1;
   r->unchanged = unchanged;
   *out = r;
   return 0;
 }
 
+int dv_op_put_version(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req,
+                      Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
+  if (dv_validate_name("plane", req->plane, true, err) != 0) return -1;
+  if (req->config == NULL) return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config: required");
+  dv_label_t *labels;
+  if (put_checks(c, req, req->config->name, &labels, err) != 0 ||
+      dv_validate_config(req->config, err) != 0)
+    return -1;
+  dv_put_t put = {req->plane, req->config, req->scope, req->note, labels, req->n_labels};
+  return put_stored(c, &put, out, err);
+}
+
+int dv_op_put_version_packed(dv_ctx_t *c, const uint8_t *bytes, size_t len,
+                             Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
+  /* The config apart, the request is small: decoded as usual. The config
+   * goes through intake.h, which decodes only the port groups that the
+   * switch's latest version does not already hold. */
+  const uint8_t *doc = NULL;
+  size_t doc_len = 0, rest_len;
+  uint8_t *rest;
+  Dvsconf__V1__PutVersionRequest *req = NULL;
+  dv_intake_t in;
+  int rc = dv_wire_cut_field(c->arena, bytes, len, 2, &doc, &doc_len, &rest, &rest_len);
+  if (rc < 0) return DV_NOMEM(err);
+  if (rc == 0)
+    req = dvsconf__v1__put_version_request__unpack(dv_arena_allocator(c->arena), rest_len, rest);
+  if (req == NULL) goto whole;
+  if (dv_validate_strings(&req->base, err) != 0 ||
+      dv_validate_name("plane", req->plane, true, err) != 0)
+    return -1;
+  if ((rc = dv_intake_open(c->arena, doc, doc_len, &in, err)) != 0) goto done;
+  dv_label_t *labels;
+  if (put_checks(c, req, in.settings->name, &labels, err) != 0) return -1;
+  const dv_wire_cfg_t *known;
+  if (dv_store_latest_split(c->store, c->arena, req->plane, in.settings->uuid, &known, err) != 0)
+    return -1;
+  if ((rc = dv_intake_finish(c->arena, &in, known, err)) != 0) goto done;
+  dv_put_t put = {req->plane, in.settings, req->scope, req->note, labels, req->n_labels,
+                  in.canon, in.canon_len, &in.split};
+  return put_stored(c, &put, out, err);
+done:
+  if (rc < 0) return -1;
+whole: /* what intake does not read at the wire level: decoded whole, as any request */
+  req = dvsconf__v1__put_version_request__unpack(dv_arena_allocator(c->arena), len, bytes);
+  if (req == NULL)
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "request: not a valid %s message",
+                      dvsconf__v1__put_version_request__descriptor.name);
+  if (dv_validate_strings(&req->base, err) != 0) return -1;
+  return dv_op_put_version(c, req, out, err);
+}
+
 /* ---------------------------------------------------------------------------
  * Versions
  * ------------------------------------------------------------------------- */
+
+/* What a ListVersions page depends on, as bytes: each filter value
+ * (length-prefixed), the position and the page size. */
+static uint8_t *list_key(dv_arena_t *a, const dv_list_filter_t *f, int64_t before, int limit,
+                         size_t *len) {
+  const char *parts[] = {f->plane, f->switch_uuid, f->switch_name};
+  size_t n = sizeof before + sizeof limit;
+  for (size_t i = 0; i < 3; i++) n += sizeof(uint32_t) + strlen(parts[i]);
+  uint8_t *key = dv_arena_alloc_raw(a, n), *o = key;
+  if (key == NULL) return NULL;
+  for (size_t i = 0; i < 3; i++) {
+    uint32_t l = (uint32_t)strlen(parts[i]);
+    memcpy(o, &l, sizeof l);
+    memcpy(o + sizeof l, parts[i], l);
+    o += sizeof l + l;
+  }
+  memcpy(o, &before, sizeof before);
+  memcpy(o + sizeof before, &limit, sizeof limit);
+  *len = n;
+  return key;
+}
 
 int dv_op_list_versions(dv_ctx_t *c, const Dvsconf__V1__ListVersionsRequest *req,
                         Dvsconf__V1__ListVersionsResponse **out, dv_err_t *err) {
@@ -196,6 +271,16 @@ int dv_op_list_versions(dv_ctx_t *c, const Dvsconf__V1__ListVersionsRequest *req
   int64_t before = 0;
   if (req->page_token[0] && dv_page_token_parse(req->page_token, &f, &before, err) != 0) return -1;
 
+  /* Pages stay right until the next write: answer from the cache of them
+   * when it has this one, else read it and keep its encoding there. */
+  size_t key_len;
+  uint8_t *key = list_key(c->arena, &f, before, limit, &key_len);
+  if (key == NULL) return DV_NOMEM(err);
+  int64_t gen;
+  *out = NULL;
+  if (dv_listcache_get(dv_store_lists(c->store), key, key_len, c->arena, &c->raw_reply,
+                       &c->raw_reply_len, &gen))
+    return 0;
   Dvsconf__V1__ListVersionsResponse *r = NEW(c, dvsconf__v1__list_versions_response);
   if (r == NULL) return DV_NOMEM(err);
   bool more;
@@ -207,7 +292,13 @@ int dv_op_list_versions(dv_ctx_t *c, const Dvsconf__V1__ListVersionsRequest *req
     r->next_page_token = dv_page_token_make(c->arena, &f, last);
     if (r->next_page_token == NULL) return DV_NOMEM(err);
   }
-  *out = r;
+  size_t len = dvsconf__v1__list_versions_response__get_packed_size(r);
+  uint8_t *page = dv_arena_alloc_raw(c->arena, len + 1);
+  if (page == NULL) return DV_NOMEM(err);
+  dvsconf__v1__list_versions_response__pack(r, page);
+  dv_listcache_put(dv_store_lists(c->store), key, key_len, gen, page, len);
+  c->raw_reply = page;
+  c->raw_reply_len = len;
   return 0;
 }
 

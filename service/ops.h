@@ -26,6 +26,11 @@ typedef struct dv_ctx {
 
 int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
                  Dvsconf__V1__ExportResponse **out, dv_err_t *err);
+/* PutVersion from its request's bytes (intake.h): what the server calls. */
+int dv_op_put_version_packed(dv_ctx_t *c, const uint8_t *request, size_t len,
+                             Dvsconf__V1__ExportResponse **out, dv_err_t *err);
+/* Answers with c->raw_reply (a packed ListVersionsResponse, perhaps from the
+ * cache of pages); *out is NULL. */
 int dv_op_list_versions(dv_ctx_t *c, const Dvsconf__V1__ListVersionsRequest *req,
                         Dvsconf__V1__ListVersionsResponse **out, dv_err_t *err);
 /* Answers with c->raw_reply (a packed Version); *out is NULL. */

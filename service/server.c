@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "grpc/health/v1/health.pb-c.h"
+#include "listcache.h"
 #include "ops.h"
 #include "tls.h"
 #include "vcache.h"
@@ -43,7 +44,15 @@ RPC(list_planes, dv_op_list_planes, Dvsconf__V1__ListPlanesRequest,
 RPC(list_switches, dv_op_list_switches, Dvsconf__V1__ListSwitchesRequest,
     Dvsconf__V1__ListSwitchesResponse)
 
-RPC(put_version, dv_op_put_version, Dvsconf__V1__PutVersionRequest, Dvsconf__V1__ExportResponse)
+/* PutVersion reads its request's bytes itself (intake.h): a 5,000-port-group
+ * document is mostly port groups the switch already has. */
+typedef int (*rpc_bytes_fn)(dv_ctx_t *c, const uint8_t *req, size_t len, ProtobufCMessage **resp,
+                            dv_err_t *err);
+
+static int rpc_put_version(dv_ctx_t *c, const uint8_t *q, size_t len, ProtobufCMessage **r,
+                           dv_err_t *e) {
+  return dv_op_put_version_packed(c, q, len, (Dvsconf__V1__ExportResponse **)r, e);
+}
 RPC(list_audit_events, dv_op_list_audit_events, Dvsconf__V1__ListAuditEventsRequest,
     Dvsconf__V1__ListAuditEventsResponse)
 
@@ -72,6 +81,7 @@ typedef struct method {
   const char *path;
   const ProtobufCMessageDescriptor *req;
   rpc_fn fn;
+  rpc_bytes_fn bytes_fn; /* instead of fn: given the request undecoded */
   dv_role_t role; /* the least role that may call it; NONE: anyone */
   int audited;    /* every call goes to the audit log */
   void *handle;   /* grpc_server_register_method */
@@ -80,18 +90,21 @@ typedef struct method {
 #define SVC "/dvsconf.v1.ConfigManager/"
 #define DESC(name) &dvsconf__v1__##name##__descriptor
 static method_t methods[] = {
-    {SVC "Export", DESC(export_request), rpc_export, DV_ROLE_OPERATOR, 1, NULL},
-    {SVC "PutVersion", DESC(put_version_request), rpc_put_version, DV_ROLE_OPERATOR, 1, NULL},
-    {SVC "Import", DESC(import_request), rpc_import, DV_ROLE_ADMIN, 1, NULL},
-    {SVC "ListVersions", DESC(list_versions_request), rpc_list_versions, DV_ROLE_VIEWER, 0, NULL},
-    {SVC "GetVersion", DESC(get_version_request), rpc_get_version, DV_ROLE_VIEWER, 0, NULL},
-    {SVC "Diff", DESC(diff_request), rpc_diff, DV_ROLE_VIEWER, 0, NULL},
-    {SVC "ListPlanes", DESC(list_planes_request), rpc_list_planes, DV_ROLE_VIEWER, 0, NULL},
-    {SVC "ListSwitches", DESC(list_switches_request), rpc_list_switches, DV_ROLE_VIEWER, 0, NULL},
-    {SVC "ListAuditEvents", DESC(list_audit_events_request), rpc_list_audit_events, DV_ROLE_ADMIN,
-     0, NULL},
+    {SVC "Export", DESC(export_request), rpc_export, NULL, DV_ROLE_OPERATOR, 1, NULL},
+    {SVC "PutVersion", DESC(put_version_request), NULL, rpc_put_version, DV_ROLE_OPERATOR, 1,
+     NULL},
+    {SVC "Import", DESC(import_request), rpc_import, NULL, DV_ROLE_ADMIN, 1, NULL},
+    {SVC "ListVersions", DESC(list_versions_request), rpc_list_versions, NULL, DV_ROLE_VIEWER, 0,
+     NULL},
+    {SVC "GetVersion", DESC(get_version_request), rpc_get_version, NULL, DV_ROLE_VIEWER, 0, NULL},
+    {SVC "Diff", DESC(diff_request), rpc_diff, NULL, DV_ROLE_VIEWER, 0, NULL},
+    {SVC "ListPlanes", DESC(list_planes_request), rpc_list_planes, NULL, DV_ROLE_VIEWER, 0, NULL},
+    {SVC "ListSwitches", DESC(list_switches_request), rpc_list_switches, NULL, DV_ROLE_VIEWER, 0,
+     NULL},
+    {SVC "ListAuditEvents", DESC(list_audit_events_request), rpc_list_audit_events, NULL,
+     DV_ROLE_ADMIN, 0, NULL},
     {"/grpc.health.v1.Health/Check", &grpc__health__v1__health_check_request__descriptor,
-     rpc_health, DV_ROLE_NONE, 0, NULL},
+     rpc_health, NULL, DV_ROLE_NONE, 0, NULL},
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -108,6 +121,7 @@ struct dv_server {
   const char *pg;
   dv_auth_t *auth; /* NULL: no identity checks */
   dv_vcache_t *cache; /* verified versions, shared by the workers' stores */
+  dv_listcache_t *lists; /* ListVersions pages, shared likewise */
   dv_tls_files_t tls;
   atomic_int inflight;
   atomic_bool stopping;
@@ -217,16 +231,23 @@ static int decode_and_run(call_t *c, dv_ctx_t *ctx, dv_err_t *err) {
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "request: cannot read the message");
   grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
   grpc_byte_buffer_reader_destroy(&reader);
-  ProtobufCMessage *req = protobuf_c_message_unpack(c->method->req, dv_arena_allocator(arena),
-                                                    GRPC_SLICE_LENGTH(all),
-                                                    GRPC_SLICE_START_PTR(all));
-  grpc_slice_unref(all);
-  if (req == NULL)
-    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "request: not a valid %s message",
-                      c->method->req->name);
-  if (dv_validate_strings(req, err) != 0) return -1;
   ProtobufCMessage *resp = NULL;
-  if (c->method->fn(ctx, req, &resp, err) != 0) {
+  int rc;
+  if (c->method->bytes_fn != NULL) {
+    rc = c->method->bytes_fn(ctx, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), &resp, err);
+    grpc_slice_unref(all);
+  } else {
+    ProtobufCMessage *req = protobuf_c_message_unpack(c->method->req, dv_arena_allocator(arena),
+                                                      GRPC_SLICE_LENGTH(all),
+                                                      GRPC_SLICE_START_PTR(all));
+    grpc_slice_unref(all);
+    if (req == NULL)
+      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "request: not a valid %s message",
+                        c->method->req->name);
+    if (dv_validate_strings(req, err) != 0) return -1;
+    rc = c->method->fn(ctx, req, &resp, err);
+  }
+  if (rc != 0) {
     if (err->code == GRPC_STATUS_OK) /* a failure must never read as success */
       dv_err_set(err, GRPC_STATUS_INTERNAL, "%s failed without saying why", c->method->path);
     return -1;
@@ -325,7 +346,7 @@ static void handle(call_t *c, dv_store_t **store) {
     if (*store == NULL) {
       dv_err_t ignored = DV_ERR_INIT; /* a failed connect is retried by the first query */
       dv_store_open(c->srv->pg, store, &ignored);
-      if (*store != NULL) dv_store_use_cache(*store, c->srv->cache);
+      if (*store != NULL) dv_store_use_cache(*store, c->srv->cache, c->srv->lists);
     }
     ctx.store = *store;
     dv_caller_t who;
@@ -435,8 +456,11 @@ int dv_server_start(const dv_config_t *cfg, dv_planes_t *planes, dv_server_t **o
     free(s);
     return -1;
   }
-  if (cfg->version_cache_mb > 0 &&
-      (s->cache = dv_vcache_new((size_t)cfg->version_cache_mb << 20)) == NULL) {
+  if ((cfg->version_cache_mb > 0 &&
+       (s->cache = dv_vcache_new((size_t)cfg->version_cache_mb << 20)) == NULL) ||
+      (cfg->list_cache_mb > 0 &&
+       (s->lists = dv_listcache_new(cfg->pg, (size_t)cfg->list_cache_mb << 20)) == NULL)) {
+    dv_vcache_free(s->cache);
     dv_auth_free(s->auth);
     free(s);
     return DV_NOMEM(err);
@@ -526,6 +550,7 @@ fail:
   pthread_cond_destroy(&s->cv);
   dv_auth_free(s->auth);
   dv_vcache_free(s->cache);
+  dv_listcache_free(s->lists);
   free(s);
   return -1;
 }
@@ -598,5 +623,6 @@ void dv_server_stop(dv_server_t *s, int grace_ms) {
   free(s->stores);
   dv_auth_free(s->auth);
   dv_vcache_free(s->cache);
+  dv_listcache_free(s->lists);
   free(s);
 }

@@ -193,8 +193,9 @@ static int no_unknown_fields(const ProtobufCMessage *m, const path_t *up, dv_err
   return 0;
 }
 
-int dv_validate_config(const dv_switch_cfg_t *cfg, dv_err_t *err) {
-  static const ProtobufCFieldDescriptor config_field = {.name = "config"};
+static const ProtobufCFieldDescriptor config_field = {.name = "config"};
+
+int dv_validate_settings(const dv_switch_cfg_t *cfg, dv_err_t *err) {
   path_t root = {NULL, &config_field, 0};
   if (no_unknown_fields(&cfg->base, &root, err) != 0) return -1;
   if (dv_validate_name("config.name", cfg->name, true, err) != 0 ||
@@ -209,6 +210,44 @@ int dv_validate_config(const dv_switch_cfg_t *cfg, dv_err_t *err) {
     if (why[0])
       return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.host_members[%zu]: %s", i, why);
   }
+  return 0;
+}
+
+/* config.portgroups[index], as a path */
+static const ProtobufCFieldDescriptor *portgroups_field(void) {
+  return protobuf_c_message_descriptor_get_field_by_name(&dvsconf__v1__switch_config__descriptor,
+                                                         "portgroups");
+}
+
+int dv_validate_portgroup(const dv_pg_cfg_t *pg, size_t index, dv_err_t *err) {
+  path_t root = {NULL, &config_field, 0};
+  path_t here = {&root, portgroups_field(), index};
+  if (no_unknown_fields(&pg->base, &here, err) != 0) return -1;
+  const char *why = name_problem(pg->name, true);
+  if (!why[0]) why = name_problem(pg->key, false);
+  if (why[0])
+    return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.portgroups[%zu].%s: %s", index,
+                      name_problem(pg->name, true)[0] ? "name" : "key", why);
+  if (pg->num_ports < 0 || pg->num_ports > (1 << 20))
+    return out_of_range(pg, "", -1, "num_ports", pg->num_ports, 0, 1 << 20, err);
+  return check_port_settings(pg, pg->default_port_config, err);
+}
+
+int dv_validate_settings_strings(const dv_switch_cfg_t *cfg, dv_err_t *err) {
+  path_t root = {NULL, &config_field, 0};
+  return walk(&cfg->base, &root, 1, err);
+}
+
+int dv_validate_portgroup_strings(const dv_pg_cfg_t *pg, size_t index, dv_err_t *err) {
+  path_t root = {NULL, &config_field, 0};
+  path_t here = {&root, portgroups_field(), index};
+  return walk(&pg->base, &here, 2, err);
+}
+
+int dv_validate_config(const dv_switch_cfg_t *cfg, dv_err_t *err) {
+  dv_switch_cfg_t settings = *cfg;
+  settings.n_portgroups = 0;
+  if (dv_validate_settings(&settings, err) != 0) return -1;
   int rc = -1;
   dv_arena_t *a = dv_arena_new();
   dv_strmap_t *names = a ? dv_strmap_new(a, cfg->n_portgroups) : NULL;
@@ -218,18 +257,7 @@ int dv_validate_config(const dv_switch_cfg_t *cfg, dv_err_t *err) {
   }
   for (size_t i = 0; i < cfg->n_portgroups; i++) {
     const dv_pg_cfg_t *pg = cfg->portgroups[i];
-    const char *why = name_problem(pg->name, true);
-    if (!why[0]) why = name_problem(pg->key, false);
-    if (why[0]) {
-      rc = dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.portgroups[%zu].%s: %s", i,
-                      name_problem(pg->name, true)[0] ? "name" : "key", why);
-      goto cleanup;
-    }
-    if (pg->num_ports < 0 || pg->num_ports > (1 << 20)) {
-      rc = out_of_range(pg, "", -1, "num_ports", pg->num_ports, 0, 1 << 20, err);
-      goto cleanup;
-    }
-    if (check_port_settings(pg, pg->default_port_config, err) != 0) goto cleanup;
+    if (dv_validate_portgroup(pg, i, err) != 0) goto cleanup;
     if (dv_strmap_get(names, pg->name) != NULL) {
       rc = dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
                       "config.portgroups: name \"%.128s\" appears twice", pg->name);

@@ -22,12 +22,22 @@ int dv_validate_strings(const ProtobufCMessage *m, dv_err_t *err);
  * no control characters. */
 int dv_validate_name(const char *field, const char *value, bool required, dv_err_t *err);
 
-
-
 #include "model.h"
 
 /* A configuration document from a user (PutVersion): identities present and
  * unique, numbers in range, enums known. INVALID_ARGUMENT naming the field,
  * e.g. config.portgroups["web"].default_port_config.vlan.vlan_id. */
 int dv_validate_config(const dv_switch_cfg_t *cfg, dv_err_t *err);
+
+/* The parts of dv_validate_config, for a document checked port group by
+ * port group (intake.h): the switch's own fields (cfg->portgroups is not
+ * looked at when n_portgroups is 0); one port group, `index` being its
+ * place in the document (for messages); and its strings, as
+ * dv_validate_strings checks them. The cross-port-group checks (names and
+ * identities unique) are the caller's. */
+int dv_validate_settings(const dv_switch_cfg_t *cfg, dv_err_t *err);
+int dv_validate_settings_strings(const dv_switch_cfg_t *cfg, dv_err_t *err);
+int dv_validate_portgroup(const dv_pg_cfg_t *pg, size_t index, dv_err_t *err);
+int dv_validate_portgroup_strings(const dv_pg_cfg_t *pg, size_t index, dv_err_t *err);
+
 #endif

@@ -92,6 +92,21 @@ static int key_and_name(dv_wire_pg_t *pg) {
   return 0;
 }
 
+int dv_wire_pg_read(dv_wire_pg_t *pg) {
+  return key_and_name(pg);
+}
+
+size_t dv_wire_offset_after(const uint8_t *buf, size_t len, unsigned field) {
+  const uint8_t *p = buf, *end = buf + len;
+  while (p < end) {
+    const uint8_t *start = p, *data;
+    unsigned f, type;
+    size_t n;
+    if (next_field(&p, end, &f, &type, &data, &n) != 0 || f > field) return (size_t)(start - buf);
+  }
+  return len;
+}
+
 static int bytes_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb) {
   int c = memcmp(a, b, na < nb ? na : nb);
   return c != 0 ? c : (na > nb) - (na < nb);
@@ -138,7 +153,7 @@ static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
   p = buf;
   while (p < end) {
     const uint8_t *start = p, *data;
-    unsigned field, type;
+    unsigned field = 0, type = 0;
     size_t n;
     next_field(&p, end, &field, &type, &data, &n); /* checked above */
     if (field == 12 && type == 2) {
@@ -163,7 +178,14 @@ static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
   return 0;
 }
 
-dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, size_t *bytes) {
+/* p, a pointer into pg's bytes (or to a constant "" when the field is
+ * absent), at the same place in `data`, a copy of them. */
+static const uint8_t *moved(const uint8_t *p, const dv_wire_pg_t *pg, const uint8_t *data) {
+  return p >= pg->data && p < pg->data + pg->len ? data + (p - pg->data) : p;
+}
+
+dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,
+                               size_t *bytes) {
   size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + w->settings_len;
   for (size_t i = 0; i < w->n_pgs; i++) n += strlen(w->pgs[i].identity) + 1;
   dv_wire_cfg_t *d = malloc(n);
@@ -176,6 +198,9 @@ dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, size_t *bytes) {
   char *ids = (char *)d->settings + w->settings_len;
   for (size_t i = 0; i < w->n_pgs; i++) {
     d->pgs[i] = w->pgs[i];
+    d->pgs[i].data = to + (w->pgs[i].data - from);
+    d->pgs[i].key = moved(w->pgs[i].key, &w->pgs[i], d->pgs[i].data);
+    d->pgs[i].name = moved(w->pgs[i].name, &w->pgs[i], d->pgs[i].data);
     size_t len = strlen(w->pgs[i].identity) + 1;
     memcpy(ids, w->pgs[i].identity, len);
     d->pgs[i].identity = ids;
@@ -183,6 +208,30 @@ dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, size_t *bytes) {
   }
   *bytes = n;
   return d;
+}
+
+int dv_wire_cut_field(dv_arena_t *a, const uint8_t *buf, size_t len, unsigned want,
+                      const uint8_t **field, size_t *field_len, uint8_t **rest, size_t *rest_len) {
+  const uint8_t *p = buf, *end = buf + len;
+  int found = 0;
+  *rest = dv_arena_alloc_raw(a, len + 1);
+  if (*rest == NULL) return -1;
+  *rest_len = 0;
+  while (p < end) {
+    const uint8_t *start = p, *data;
+    unsigned f, type;
+    size_t n;
+    if (next_field(&p, end, &f, &type, &data, &n) != 0) return 1;
+    if (f == want) {
+      if (type != 2 || found++) return 1; /* repeated: protobuf would merge them */
+      *field = data;
+      *field_len = n;
+    } else {
+      memcpy(*rest + *rest_len, start, (size_t)(p - start));
+      *rest_len += (size_t)(p - start);
+    }
+  }
+  return found ? 0 : 1;
 }
 
 static size_t varint_size(uint64_t v) {

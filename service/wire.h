@@ -41,10 +41,27 @@ int dv_wire_split_config_lite(dv_arena_t *a, const uint8_t *buf, size_t len, dv_
                               dv_err_t *err);
 
 /* A copy of split `w` (made with identities) in one malloc'd block of
- * *bytes, for keeping with a cached version (dv_vcache_set_aux): its port
- * groups still point into the buffer that was split. NULL when out of
+ * *bytes, for keeping with a cached version (dv_vcache_set_aux). Its port
+ * groups point into `to`: the config that was split, at `from`, or an
+ * identical copy of it (from == to: the same buffer). NULL when out of
  * memory. */
-dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, size_t *bytes);
+dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,
+                               size_t *bytes);
+
+/* Take length-delimited field `want` out of a packed message: *field is
+ * its payload (inside buf), *rest (arena) every other field. 0; 1 when the
+ * field is absent or there more than once, or buf is malformed; -1 when out
+ * of memory. */
+int dv_wire_cut_field(dv_arena_t *a, const uint8_t *buf, size_t len, unsigned want,
+                      const uint8_t **field, size_t *field_len, uint8_t **rest, size_t *rest_len);
+
+/* Set pg->key and pg->name from pg->data and pg->len; -1 when malformed. */
+int dv_wire_pg_read(dv_wire_pg_t *pg);
+
+/* Where the first field numbered above `field` starts in a packed message
+ * whose fields are in number order (len when there is none): where fields
+ * numbered `field` go when added. */
+size_t dv_wire_offset_after(const uint8_t *buf, size_t len, unsigned field);
 
 /* Compare two port groups in canonical order (key, then name, as bytes). */
 int dv_wire_pg_cmp(const dv_wire_pg_t *x, const dv_wire_pg_t *y);

@@ -130,19 +130,37 @@ int layout_encode_delta_wire(dv_arena_t *a, const dv_wire_cfg_t *prev, const dv_
                              store_body_t *out, dv_err_t *err) {
   dv_arena_t *tmp = dv_arena_new(); /* the identity map only lives here */
   int rc = -1;
-  dv_strmap_t *old = tmp ? dv_strmap_new(tmp, prev->n_pgs) : NULL;
   char *seen = tmp ? dv_arena_alloc(tmp, prev->n_pgs + 1) : NULL;
+  char *same = tmp ? dv_arena_alloc(tmp, cur->n_pgs + 1) : NULL;
   const dv_wire_pg_t **up = tmp ? dv_arena_alloc(tmp, (cur->n_pgs + 1) * sizeof *up) : NULL;
-  if (old == NULL || seen == NULL || up == NULL) goto nomem;
+  if (seen == NULL || same == NULL || up == NULL) goto nomem;
+  /* Both are canonical, in (key, name) order: walk them together first.
+   * Equal key, name and bytes is the same port group, unchanged (identities
+   * are unique on each side, so identity matching could pair them with
+   * nothing else). Only what is left is matched by identity, in a map. */
+  size_t left_prev = prev->n_pgs;
+  for (size_t i = 0, j = 0; i < prev->n_pgs && j < cur->n_pgs;) {
+    const dv_wire_pg_t *p = &prev->pgs[i], *c = &cur->pgs[j];
+    int order = dv_wire_pg_cmp(p, c);
+    if (order == 0 && p->len == c->len && memcmp(p->data, c->data, c->len) == 0) {
+      seen[i] = same[j] = 1;
+      left_prev--;
+    }
+    if (order <= 0) i++;
+    if (order >= 0) j++;
+  }
+  dv_strmap_t *old = dv_strmap_new(tmp, left_prev);
+  if (old == NULL) goto nomem;
   for (size_t i = 0; i < prev->n_pgs; i++)
-    if (dv_strmap_put(old, prev->pgs[i].identity, (void *)(i + 1)) != 0) goto nomem;
+    if (!seen[i] && dv_strmap_put(old, prev->pgs[i].identity, (void *)(i + 1)) != 0) goto nomem;
 
   bool settings_changed = prev->settings_len != cur->settings_len ||
                           memcmp(prev->settings, cur->settings, cur->settings_len) != 0;
   size_t size = settings_changed ? dv_wire_ld_size(1, cur->settings_len) : 0, n_up = 0;
   for (size_t i = 0; i < cur->n_pgs; i++) {
+    if (same[i]) continue;
     const dv_wire_pg_t *pg = &cur->pgs[i];
-    size_t j = (size_t)(uintptr_t)dv_strmap_get(old, pg->identity);
+    size_t j = left_prev ? (size_t)(uintptr_t)dv_strmap_get(old, pg->identity) : 0;
     if (j != 0) {
       seen[j - 1] = 1;
       const dv_wire_pg_t *was = &prev->pgs[j - 1];

@@ -94,7 +94,22 @@ static const char *const m003[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {m001, m002, m003};
+static const char *const m004[] = {
+    /* Every change to what ListVersions can show is announced, whoever makes
+     * it, so that each dvsconfd's cache of pages (listcache.h) learns of it.
+     * NOTIFY is transactional: heard at commit, never for a rollback. */
+    "CREATE FUNCTION dvsconf_notify_versions() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN PERFORM pg_notify('dvsconf_versions', ''); RETURN NULL; END$$",
+    "CREATE TRIGGER versions_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON versions"
+    " FOR EACH STATEMENT EXECUTE FUNCTION dvsconf_notify_versions()",
+    "CREATE TRIGGER switches_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON switches"
+    " FOR EACH STATEMENT EXECUTE FUNCTION dvsconf_notify_versions()",
+    "CREATE TRIGGER switch_aliases_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+    " ON switch_aliases FOR EACH STATEMENT EXECUTE FUNCTION dvsconf_notify_versions()",
+    NULL,
+};
+
+static const char *const *const migrations[] = {m001, m002, m003, m004};
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
 /* Any constant: the advisory lock that serializes migrating processes. */

@@ -71,8 +71,13 @@ int dv_store_open(const char *conninfo, dv_store_t **out, dv_err_t *err) {
   return connect_now(s, err);
 }
 
-void dv_store_use_cache(dv_store_t *s, dv_vcache_t *cache) {
+void dv_store_use_cache(dv_store_t *s, dv_vcache_t *cache, dv_listcache_t *lists) {
   s->cache = cache;
+  s->lists = lists;
+}
+
+dv_listcache_t *dv_store_lists(const dv_store_t *s) {
+  return s != NULL ? s->lists : NULL;
 }
 
 void dv_store_close(dv_store_t *s) {
@@ -193,11 +198,29 @@ void store_rollback(dv_store_t *s) {
  * Rows
  * ------------------------------------------------------------------------- */
 
+/* The lineage of (plane, uuid): an alias first, then the switch's own
+ * identity. */
+#define RESOLVE_SQL                                                           \
+  "SELECT switch_id FROM switch_aliases WHERE plane = $1 AND uuid = $2"      \
+  " UNION ALL SELECT id FROM switches WHERE plane = $1 AND uuid = $2 LIMIT 1"
+
 #define VINFO_COLS                                                                 \
   "v.id, v.plane, v.switch_uuid, v.switch_name, v.number,"                         \
   " (extract(epoch FROM v.created_at) * 1000000)::bigint, encode(v.checksum, 'hex')," \
   " v.note, v.labels::text, v.portgroup_count, v.scope"
 #define VINFO_NCOLS 11
+
+/* A switch's history, locked, and its latest version (NULL columns when it
+ * has none yet): the version's VINFO_COLS, base_number, chain_bytes and its
+ * base's body size, then the lineage id and latest_number. */
+#define LOCK_LATEST_SQL                                                                   \
+  "SELECT " VINFO_COLS ", v.base_number, v.chain_bytes,"                                 \
+  " (SELECT octet_length(b.body) FROM versions b"                                        \
+  "   WHERE b.switch_id = v.switch_id AND b.number = v.base_number), s.id, s.latest_number" \
+  " FROM switches s LEFT JOIN versions v ON v.switch_id = s.id AND v.number = s.latest_number" \
+  " WHERE s.id = (" RESOLVE_SQL ") FOR UPDATE OF s"
+#define LOCK_LINEAGE_COL (VINFO_NCOLS + 3)
+#define LOCK_LATEST_COL (VINFO_NCOLS + 4)
 
 static int64_t col_i64(const PGresult *r, int row, int col) {
   return strtoll(PQgetvalue(r, row, col), NULL, 10);
@@ -385,8 +408,13 @@ bad:
 }
 
 /* Cache a version just stored: the packed Version is {1: info, 2: config}. */
+static char *switch_key(dv_arena_t *a, const char *plane, const char *uuid) {
+  return dv_arena_printf(a, "%s\x1f%s", plane, uuid); /* names hold no control characters */
+}
+
 static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_info_t *info,
-                              const uint8_t *canon, size_t canon_len, int64_t lineage) {
+                              const uint8_t *canon, size_t canon_len, const dv_wire_cfg_t *split,
+                              int64_t lineage) {
   if (s->cache == NULL) return;
   size_t ilen = dvsconf__v1__version_info__get_packed_size(info);
   uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
@@ -396,7 +424,20 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
   size_t at = 0;
   dv_wire_put_ld(buf, &at, 1, ibuf, ilen);
   dv_wire_put_ld(buf, &at, 2, canon, canon_len);
-  dv_vcache_put(s->cache, strtoll(info->id, NULL, 10), buf, at, lineage);
+  int64_t vid = strtoll(info->id, NULL, 10), lin;
+  dv_vcache_put(s->cache, vid, buf, at, lineage);
+  char *key = switch_key(a, info->plane, info->switch_uuid);
+  if (key != NULL) dv_vcache_note_latest(s->cache, key, vid);
+  /* and its split, when there is one: moved onto the cached bytes */
+  const uint8_t *v, *cfg;
+  size_t len, cfg_len, bytes;
+  const void *aux;
+  dv_err_t ignored = DV_ERR_INIT;
+  if (split == NULL || !dv_vcache_get_ref(s->cache, vid, a, &v, &len, &lin, &aux) ||
+      aux != NULL || dv_wire_field(v, len, 2, &cfg, &cfg_len, &ignored) != 0 || cfg_len != canon_len)
+    return;
+  dv_wire_cfg_t *keep = dv_wire_cfg_dup(split, canon, cfg, &bytes);
+  if (keep != NULL) dv_vcache_set_aux(s->cache, vid, v, keep, bytes);
 }
 
 /* A cached version: the packed Version message {info, config}. */
@@ -516,11 +557,44 @@ static int get_config_split(dv_store_t *s, dv_arena_t *a, const char *id,
   if (split_config(a, v, len, w, err) != 0) return -1;
   if (cached) {
     size_t bytes;
-    dv_wire_cfg_t *keep = dv_wire_cfg_dup(w, &bytes);
+    dv_wire_cfg_t *keep = dv_wire_cfg_dup(w, v, v, &bytes);
     if (keep != NULL) dv_vcache_set_aux(s->cache, vid, v, keep, bytes); /* a cache may forget */
   }
   *out = w;
   return 0;
+}
+
+int dv_store_latest_split(dv_store_t *s, dv_arena_t *a, const char *plane, const char *uuid,
+                          const dv_wire_cfg_t **split, dv_err_t *err) {
+  /* the newest version this process knows of, when its split is at hand;
+   * else ask the database */
+  char *key = switch_key(a, plane, uuid);
+  if (key == NULL) return DV_NOMEM(err);
+  int64_t hint = dv_vcache_latest(s->cache, key), lineage;
+  const uint8_t *v;
+  size_t len;
+  const void *aux = NULL;
+  if (hint > 0 && dv_vcache_get_ref(s->cache, hint, a, &v, &len, &lineage, &aux) && aux != NULL) {
+    *split = aux;
+    return 0;
+  }
+  const char *p[] = {plane, uuid};
+  PGresult *r = store_query(s,
+                            "SELECT v.id FROM versions v JOIN switches s"
+                            " ON s.id = v.switch_id AND v.number = s.latest_number"
+                            " WHERE s.id = (" RESOLVE_SQL ")",
+                            2, p, NULL, NULL, 0, PGRES_TUPLES_OK, "read a switch's latest version",
+                            err);
+  if (r == NULL) return -1;
+  *split = NULL;
+  int rc = 0;
+  if (PQntuples(r) > 0) {
+    char *id = dv_arena_strdup(a, PQgetvalue(r, 0, 0));
+    rc = id != NULL ? get_config_split(s, a, id, split, &lineage, err) : DV_NOMEM(err);
+    if (rc == 0) dv_vcache_note_latest(s->cache, key, strtoll(id, NULL, 10));
+  }
+  PQclear(r);
+  return rc;
 }
 
 int dv_store_get_config_split(dv_store_t *s, dv_arena_t *a, const char *id,
@@ -544,10 +618,6 @@ int dv_store_get_version_lineage(dv_store_t *s, dv_arena_t *a, const char *id,
 /* ---------------------------------------------------------------------------
  * Writing a version
  * ------------------------------------------------------------------------- */
-
-#define RESOLVE_SQL                                                          \
-  "SELECT switch_id FROM switch_aliases WHERE plane = $1 AND uuid = $2"      \
-  " UNION ALL SELECT id FROM switches WHERE plane = $1 AND uuid = $2 LIMIT 1"
 
 /* The lineage of (plane, uuid): an alias first, then the switch's own
  * identity. *found = 0 when none. */
@@ -587,13 +657,18 @@ static int ensure_lineage(dv_store_t *s, const char *plane, const dv_switch_cfg_
 int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
                          dv_version_info_t **out, bool *unchanged, dv_err_t *err) {
   dv_switch_cfg_t *cfg = put->config;
-  uint8_t *canon;
-  size_t canon_len;
+  const uint8_t *canon = put->canon;
+  size_t canon_len = put->canon_len;
+  size_t n_portgroups = put->canon_split != NULL ? put->canon_split->n_pgs : cfg->n_portgroups;
   char sum[DV_SHA256_HEX_LEN + 1];
   if (cfg->uuid[0] == '\0')
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.uuid: required");
-  if (dv_config_encode(a, cfg, &canon, &canon_len, err) != 0) return -1;
-  if (dv_config_check_identities(cfg, err) != 0) return -1;
+  if (canon == NULL) {
+    uint8_t *enc;
+    if (dv_config_encode(a, cfg, &enc, &canon_len, err) != 0) return -1;
+    if (dv_config_check_identities(cfg, err) != 0) return -1;
+    canon = enc;
+  }
   dv_sha256_hex(canon, canon_len, sum);
   char *labels = labels_json(a, put);
   if (labels == NULL) return DV_NOMEM(err);
@@ -603,35 +678,51 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   char lineage[24];
   *unchanged = false;
   if (store_begin(s, err) != 0) return -1;
-  if (ensure_lineage(s, put->plane, cfg, lineage, sizeof lineage, err) != 0) goto cleanup;
-
-  /* Lock the switch's history: concurrent exporters of one switch, in this
-   * process or another, take turns here, so numbers stay gapless. */
-  const char *lp[] = {lineage};
-  r = store_query(s, "SELECT latest_number FROM switches WHERE id = $1 FOR UPDATE", 1, lp, NULL,
-                  NULL, 0, PGRES_TUPLES_OK, "lock a switch's history", err);
-  if (r == NULL) goto cleanup;
-  int64_t latest = col_i64(r, 0, 0);
-  PQclear(r);
-  r = NULL;
+  /* Lock the switch's history and read its latest version, in one
+   * statement: concurrent writers of one switch, in this process or
+   * another, take turns here, so numbers stay gapless. A new switch is
+   * recorded first (ensure_lineage), then locked the same way. */
+  for (int attempt = 0; attempt < 2; attempt++) {
+    const char *lp[] = {put->plane, cfg->uuid};
+    r = store_query(s, LOCK_LATEST_SQL, 2, lp, NULL, NULL, 0, PGRES_TUPLES_OK,
+                    "lock a switch's history", err);
+    if (r == NULL) goto cleanup;
+    if (PQntuples(r) > 0 || attempt > 0) break;
+    PQclear(r);
+    r = NULL;
+    if (ensure_lineage(s, put->plane, cfg, lineage, sizeof lineage, err) != 0) goto cleanup;
+  }
+  if (PQntuples(r) != 1) {
+    dv_err_set(err, GRPC_STATUS_INTERNAL, "switch %s on plane %s vanished after insert", cfg->uuid,
+               put->plane);
+    goto cleanup;
+  }
+  snprintf(lineage, sizeof lineage, "%s", PQgetvalue(r, 0, LOCK_LINEAGE_COL));
+  int64_t latest = col_i64(r, 0, LOCK_LATEST_COL);
 
   store_body_t body;
   int64_t base = latest + 1, chain = 0;
   if (latest > 0) {
-    char ln[24];
-    snprintf(ln, sizeof ln, "%" PRId64, latest);
-    const char *p[] = {lineage, ln};
-    r = store_query(s,
-                    "SELECT " VINFO_COLS ", v.base_number, v.chain_bytes,"
-                    " (SELECT octet_length(b.body) FROM versions b"
-                    "   WHERE b.switch_id = v.switch_id AND b.number = v.base_number)"
-                    " FROM versions v WHERE v.switch_id = $1 AND v.number = $2",
-                    2, p, NULL, NULL, 0, PGRES_TUPLES_OK, "read the latest version", err);
-    if (r == NULL) goto cleanup;
-    if (PQntuples(r) != 1) {
-      dv_err_set(err, GRPC_STATUS_DATA_LOSS, "switch history %s: latest version %" PRId64 " missing",
-                 lineage, latest);
-      goto cleanup;
+    if (PQgetisnull(r, 0, 0) || col_i64(r, 0, 4) != latest) {
+      /* The lock was waited for, and the history moved on meanwhile: READ
+       * COMMITTED re-reads the locked switch row, not the version joined
+       * to it. Read the latest version again, under the lock now. */
+      char ln[24];
+      snprintf(ln, sizeof ln, "%" PRId64, latest);
+      const char *p[] = {lineage, ln};
+      PQclear(r);
+      r = store_query(s,
+                      "SELECT " VINFO_COLS ", v.base_number, v.chain_bytes,"
+                      " (SELECT octet_length(b.body) FROM versions b"
+                      "   WHERE b.switch_id = v.switch_id AND b.number = v.base_number)"
+                      " FROM versions v WHERE v.switch_id = $1 AND v.number = $2",
+                      2, p, NULL, NULL, 0, PGRES_TUPLES_OK, "read the latest version", err);
+      if (r == NULL) goto cleanup;
+      if (PQntuples(r) != 1) {
+        dv_err_set(err, GRPC_STATUS_DATA_LOSS,
+                   "switch history %s: latest version %" PRId64 " missing", lineage, latest);
+        goto cleanup;
+      }
     }
     dv_version_info_t *prev_info;
     if (row_to_info(a, r, 0, &prev_info, err) != 0) goto cleanup;
@@ -651,18 +742,27 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
     r = NULL;
     /* the previous version's canonical bytes: from the cache of verified
      * versions, else read, verified and cached */
-    const dv_wire_cfg_t *prev_w = NULL;
-    dv_wire_cfg_t cur_w;
+    const dv_wire_cfg_t *prev_w = NULL, *cur_w = put->canon_split;
     int64_t pv_lineage;
-    if (get_config_split(s, a, prev_info->id, &prev_w, &pv_lineage, err) != 0 ||
-        dv_wire_split_config(a, canon, canon_len, &cur_w, err) != 0 ||
-        layout_encode_delta_wire(a, prev_w, &cur_w, &body, err) != 0)
-      goto cleanup;
-    chain = prev_chain + (int64_t)body.len;
+    if (get_config_split(s, a, prev_info->id, &prev_w, &pv_lineage, err) != 0) goto cleanup;
+    if (cur_w == NULL) {
+      dv_wire_cfg_t *w = dv_arena_alloc_raw(a, sizeof *w);
+      if (w == NULL) {
+        DV_NOMEM(err);
+        goto cleanup;
+      }
+      if (dv_wire_split_config(a, canon, canon_len, w, err) != 0) goto cleanup;
+      cur_w = w;
+    }
+    if (layout_encode_delta_wire(a, prev_w, cur_w, &body, err) != 0) goto cleanup;
+      chain = prev_chain + (int64_t)body.len;
     if (chain <= base_len && latest + 1 - prev_base < MAX_CHAIN_LENGTH)
       base = prev_base;
     else
       chain = 0;
+  } else {
+    PQclear(r);
+    r = NULL;
   }
   if (base == latest + 1 && layout_encode_full(a, canon, canon_len, &body, err) != 0) goto cleanup;
 
@@ -672,7 +772,7 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   snprintf(bnum, sizeof bnum, "%" PRId64, base);
   snprintf(chainb, sizeof chainb, "%" PRId64, chain);
   snprintf(codec, sizeof codec, "%d", body.codec);
-  snprintf(pgc, sizeof pgc, "%zu", cfg->n_portgroups);
+  snprintf(pgc, sizeof pgc, "%zu", n_portgroups);
   snprintf(scope, sizeof scope, "%d", put->scope);
   snprintf(sumx, sizeof sumx, "\\x%s", sum);
   const char *ip[] = {lineage, num, put->plane, cfg->uuid, cfg->name, sumx,
@@ -683,25 +783,26 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   ilen[13] = (int)body.len;
   ifmt[13] = 1; /* body as binary */
   r = store_query(s,
-                  "INSERT INTO versions AS v (switch_id, number, plane, switch_uuid, switch_name,"
+                  /* the version, and the history's advance, in one round trip */
+                  "WITH inserted AS ("
+                  " INSERT INTO versions AS v (switch_id, number, plane, switch_uuid, switch_name,"
                   " checksum, note, labels, scope, portgroup_count, base_number, chain_bytes,"
                   " codec, body) VALUES ($1, $2, $3, $4, $5, $6::bytea, $7, $8::jsonb, $9, $10,"
-                  " $11, $12, $13, $14) RETURNING " VINFO_COLS,
+                  " $11, $12, $13, $14) RETURNING " VINFO_COLS "),"
+                  " advanced AS (UPDATE switches SET latest_number = $2, name = $5 WHERE id = $1)"
+                  " SELECT * FROM inserted",
                   14, ip, ilen, ifmt, 0, PGRES_TUPLES_OK, "store a version", err);
   if (r == NULL) goto cleanup;
   if (row_to_info(a, r, 0, out, err) != 0) goto cleanup;
   PQclear(r);
-  const char *up[] = {lineage, num, cfg->name};
-  r = store_query(s, "UPDATE switches SET latest_number = $2, name = $3 WHERE id = $1", 3, up,
-                  NULL, NULL, 0, PGRES_COMMAND_OK, "advance a switch's history", err);
-  if (r == NULL) goto cleanup;
-  PQclear(r);
   r = NULL;
   rc = store_commit(s, err);
+  if (rc == 0) dv_listcache_changed(s->lists);
   /* The next version of this switch is stored against this one: keep it
    * in the cache, as verified as a read would have it (its bytes are the
    * ones just checksummed). */
-  if (rc == 0) cache_new_version(s, a, *out, canon, canon_len, strtoll(lineage, NULL, 10));
+  if (rc == 0)
+    cache_new_version(s, a, *out, canon, canon_len, put->canon_split, strtoll(lineage, NULL, 10));
 cleanup:
   PQclear(r);
   if (rc != 0) store_rollback(s);
@@ -870,6 +971,7 @@ int dv_store_record_import(dv_store_t *s, dv_arena_t *a, const dv_import_rec_t *
     r = NULL;
   }
   rc = store_commit(s, err);
+  if (rc == 0 && rec->continue_lineage) dv_listcache_changed(s->lists);
 cleanup:
   PQclear(r);
   if (rc != 0) store_rollback(s);

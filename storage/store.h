@@ -32,10 +32,13 @@ void dv_store_close(dv_store_t *s); /* NULL-safe */
  * Used when a graceful stop runs out of time. */
 void dv_store_cancel(dv_store_t *s);
 
-/* Read versions through a shared cache of verified versions (vcache.h).
- * The cache must outlive the store. */
+/* Read versions through a shared cache of verified versions (vcache.h), and
+ * tell a shared cache of ListVersions pages (listcache.h) of every write.
+ * Either may be NULL; both must outlive the store. */
 struct dv_vcache;
-void dv_store_use_cache(dv_store_t *s, struct dv_vcache *cache);
+struct dv_listcache;
+void dv_store_use_cache(dv_store_t *s, struct dv_vcache *cache, struct dv_listcache *lists);
+struct dv_listcache *dv_store_lists(const dv_store_t *s); /* NULL-safe */
 
 /* Apply the numbered schema migrations not yet applied, under an advisory
  * lock, so two processes starting at once are safe. */
@@ -54,6 +57,12 @@ typedef struct dv_put {
   const char *note;
   const dv_label_t *labels;
   size_t n_labels;
+  /* When set, the config's canonical encoding and its split (intake.h),
+   * already checked: config then holds the switch's own fields only, and
+   * is not encoded again. */
+  const uint8_t *canon;
+  size_t canon_len;
+  const dv_wire_cfg_t *canon_split;
 } dv_put_t;
 
 /* Store config as the next version of its switch (found by plane + uuid,
@@ -79,6 +88,11 @@ int dv_store_get_version_lineage(dv_store_t *s, dv_arena_t *a, const char *id,
 int dv_store_get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id,
                                 const uint8_t **version, size_t *version_len, int64_t *lineage,
                                 dv_err_t *err);
+
+/* The split of the latest version of the switch (plane, uuid), as
+ * dv_store_get_config_split gives it; *split = NULL when there is none. */
+int dv_store_latest_split(dv_store_t *s, dv_arena_t *a, const char *plane, const char *uuid,
+                          const dv_wire_cfg_t **split, dv_err_t *err);
 
 /* A version's config split into settings and port groups (wire.h), verified,
  * and its lineage id. The split is made once per cached version and kept

@@ -9,6 +9,7 @@
 
 #include "store.h"
 #include "wire.h"
+#include "listcache.h"
 #include "vcache.h"
 
 #define STORE_MAX_PREPARED 64
@@ -22,6 +23,7 @@ struct dv_store {
   const char *prepared[STORE_MAX_PREPARED];
   int n_prepared;
   dv_vcache_t *cache; /* shared; NULL: none */
+  dv_listcache_t *lists; /* told of every write; NULL: none */
   /* dv_store_cancel() may come from another thread */
   pthread_mutex_t cancel_mu;
   PGcancel *cancel;

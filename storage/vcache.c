@@ -19,8 +19,18 @@ typedef struct entry {
   uint8_t data[];
 } entry_t;
 
+typedef struct hint {
+  struct hint *next;
+  int64_t id;
+  char key[];
+} hint_t;
+
+#define HINT_BUCKETS 1024 /* and at most 4 times as many hints */
+
 struct dv_vcache {
   pthread_mutex_t mu;
+  hint_t *hints[HINT_BUCKETS];
+  size_t n_hints;
   entry_t **buckets;
   size_t nbuckets; /* power of two */
   entry_t *head, *tail;
@@ -41,8 +51,22 @@ dv_vcache_t *dv_vcache_new(size_t max_bytes) {
   return c;
 }
 
+static void drop_hints(dv_vcache_t *c) {
+  for (size_t b = 0; b < HINT_BUCKETS; b++) {
+    hint_t *h = c->hints[b];
+    while (h != NULL) {
+      hint_t *next = h->next;
+      free(h);
+      h = next;
+    }
+    c->hints[b] = NULL;
+  }
+  c->n_hints = 0;
+}
+
 void dv_vcache_free(dv_vcache_t *c) {
   if (c == NULL) return;
+  drop_hints(c);
   entry_t *e = c->head;
   while (e != NULL) {
     entry_t *next = e->next;
@@ -179,4 +203,45 @@ void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, 
   push_front(c, n);
   c->bytes += len;
   pthread_mutex_unlock(&c->mu);
+}
+
+static hint_t **hint_slot(dv_vcache_t *c, const char *key) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (const char *k = key; *k; k++) h = (h ^ (unsigned char)*k) * 1099511628211ull;
+  hint_t **p = &c->hints[(h >> 32) & (HINT_BUCKETS - 1)];
+  while (*p != NULL && strcmp((*p)->key, key) != 0) p = &(*p)->next;
+  return p;
+}
+
+void dv_vcache_note_latest(dv_vcache_t *c, const char *key, int64_t id) {
+  if (c == NULL) return;
+  size_t len = strlen(key);
+  hint_t *fresh = malloc(sizeof *fresh + len + 1);
+  if (fresh == NULL) return; /* a hint may be forgotten */
+  memcpy(fresh->key, key, len + 1);
+  fresh->id = id;
+  fresh->next = NULL;
+  pthread_mutex_lock(&c->mu);
+  hint_t **p = hint_slot(c, key);
+  if (*p != NULL) {
+    if ((*p)->id < id) (*p)->id = id;
+    free(fresh);
+  } else {
+    if (c->n_hints >= 4 * HINT_BUCKETS) {
+      drop_hints(c);
+      p = hint_slot(c, key);
+    }
+    *p = fresh;
+    c->n_hints++;
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
+int64_t dv_vcache_latest(dv_vcache_t *c, const char *key) {
+  if (c == NULL) return 0;
+  pthread_mutex_lock(&c->mu);
+  hint_t *h = *hint_slot(c, key);
+  int64_t id = h != NULL ? h->id : 0;
+  pthread_mutex_unlock(&c->mu);
+  return id;
 }

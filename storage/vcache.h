@@ -34,4 +34,11 @@ int dv_vcache_get_ref(dv_vcache_t *c, int64_t id, dv_arena_t *a, const uint8_t *
  * otherwise aux is freed. Either way the caller no longer owns aux. */
 void dv_vcache_set_aux(dv_vcache_t *c, int64_t id, const uint8_t *data, void *aux, size_t bytes);
 
+/* The newest version of each switch this process has stored or looked up,
+ * by a key the caller makes (the store: plane and uuid). A hint only:
+ * another process's writes make it stale. Bounded (forgets everything when
+ * full). dv_vcache_latest: 0 when unknown. */
+void dv_vcache_note_latest(dv_vcache_t *c, const char *key, int64_t id);
+int64_t dv_vcache_latest(dv_vcache_t *c, const char *key);
+
 #endif

@@ -13,6 +13,10 @@
  *    canonical encodings (what Diff of two stored versions runs) gives
  *    exactly the changes dv_diff_configs gives on the decoded configs;
  *  - dv_wire_split_config on the raw input bytes: a split or DATA_LOSS;
+ *  - intake (PutVersion's path, port group by port group) on A's raw bytes,
+ *    with nothing known and with B's canonical split known: the same verdict
+ *    as decoding A whole (or "decode it whole", 1), and when accepted the
+ *    same canonical bytes;
  *  - layout_encode_full(A) folds back to A; layout_encode_delta(A, B) (the
  *    wire-level delta the store writes) on top of it folds back to B; a
  *    further delta B->A folds back to A.
@@ -24,6 +28,7 @@
 #include "arena.h"
 #include "diff.h"
 #include "fuzz_check.h"
+#include "intake.h"
 #include "model.h"
 #include "store_internal.h"
 #include "validate.h"
@@ -85,6 +90,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (dv_wire_split_config(a, data, n, &w, &werr) != 0)
     FUZZ_CHECK(werr.code == GRPC_STATUS_DATA_LOSS, "wire split failed with %d: %s", werr.code, werr.msg);
   dv_switch_cfg_t *x = decode(a, data, n), *y = decode(a, data + n, size - n);
+  enc_t ey0 = {0};
+  if (y != NULL) encode(a, dv_msg_clone(a, &y->base), &ey0);
+  for (int with = 0; with < 2; with++) {
+    dv_wire_cfg_t known_w, *known = NULL;
+    if (with) {
+      if (y == NULL) break;
+      FUZZ_CHECK(dv_wire_split_config(a, ey0.p, ey0.n, &known_w, &werr) == 0,
+                 "a canonical encoding does not split: %s", werr.msg);
+      known = &known_w;
+    }
+    dv_intake_t in;
+    dv_err_t ierr = DV_ERR_INIT;
+    int rc = dv_intake_open(a, data, n, &in, &ierr);
+    if (rc == 0) rc = dv_intake_finish(a, &in, known, &ierr);
+    if (rc == 1) continue; /* left to the whole decode */
+    FUZZ_CHECK((rc == 0) == (x != NULL), "intake says %d (%s), decoding whole says %s", rc, ierr.msg,
+               x != NULL ? "valid" : "invalid");
+    if (rc == 0) {
+      enc_t ix = {in.canon, in.canon_len, ""}, wx;
+      dv_sha256_hex(ix.p, ix.n, ix.sum);
+      encode(a, dv_msg_clone(a, &x->base), &wx);
+      same(&ix, &wx, "intake's canonical encoding");
+    }
+  }
   if (x == NULL || y == NULL) goto done;
 
   /* canonical encoding: stable through decode + encode */

@@ -11,6 +11,8 @@ and expects exit status 0.
   with its number and checksum, none exists that no call reported, two
   consecutive versions never hold the same configuration, and every version
   reads back (checksum verified server-side) through both processes.
+  Both processes then list every version (their page caches hear of each
+  other's writes).
 - test_b_imports: threads import (apply-existing) two versions of one switch
   at once through both processes: every call is OK or ABORTED (another import
   in progress, or the switch changed between plan and apply), the switch ends
@@ -180,6 +182,17 @@ class TwoProcesses(unittest.TestCase):
         for k, (n, i, s) in enumerate(rows):
             got = self.api(k).GetVersion(pb.GetVersionRequest(version_id=i), timeout=T).info
             self.assertEqual((got.number, got.checksum), (n, s))
+        # Each process lists every version, whichever process stored it: its
+        # cache of pages hears of the other's writes through PostgreSQL's
+        # NOTIFY (storage/README.md), within moments of the commit.
+        for name, api in (("A", self.a), ("B", self.b)):
+            req = pb.ListVersionsRequest(plane=PLANE, switch_uuid=first.switch_uuid, page_size=1000)
+            deadline = time.monotonic() + 5
+            listed = {v.id for v in api.ListVersions(req, timeout=T).versions}
+            while listed != set(by_id) and time.monotonic() < deadline:
+                time.sleep(0.01)
+                listed = {v.id for v in api.ListVersions(req, timeout=T).versions}
+            self.assertEqual(listed, set(by_id), "process %s does not list every stored version" % name)
         print("\n  exports: %d calls (%d new versions, %d unchanged) from %d threads through 2 processes in %.1fs;"
               " numbers 1..%d gapless" % (len(results), len(new), len(results) - len(new), writers + readers,
                                           took, len(rows)), file=sys.stderr)

@@ -7,11 +7,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
 
 #include "fake_adapter.h"
+#include "listcache.h"
 #include "ops.h"
 #include "store.h"
 #include "vcache.h"
@@ -73,6 +75,19 @@ static Dvsconf__V1__ExportResponse *export(fixture_t *f, const char *name, dv_er
   return resp;
 }
 
+/* ListVersions answers with the encoded page (raw_reply): decoded here. */
+static Dvsconf__V1__ListVersionsResponse *list(fixture_t *f,
+                                               const Dvsconf__V1__ListVersionsRequest *req,
+                                               dv_err_t *err) {
+  Dvsconf__V1__ListVersionsResponse *out = NULL;
+  f->ctx.raw_reply = NULL;
+  if (dv_op_list_versions(&f->ctx, req, &out, err) != 0) return NULL;
+  assert_null(out);
+  assert_non_null(f->ctx.raw_reply);
+  return dvsconf__v1__list_versions_response__unpack(dv_arena_allocator(f->a),
+                                                      f->ctx.raw_reply_len, f->ctx.raw_reply);
+}
+
 /* Several processes starting at once on an empty database all migrate it
  * (each thread here has its own connection, as each process would). */
 static void *migrate_one(void *arg) {
@@ -106,8 +121,8 @@ static void migrations_are_idempotent(void **state) {
   dv_err_t err = DV_ERR_INIT;
   assert_int_equal(dv_store_migrate(f->store, &err), 0);
   PGresult *r = sql("SELECT count(*), max(version) FROM schema_migrations", 0, NULL);
-  assert_string_equal(PQgetvalue(r, 0, 0), "3");
-  assert_string_equal(PQgetvalue(r, 0, 1), "3");
+  assert_string_equal(PQgetvalue(r, 0, 0), "4");
+  assert_string_equal(PQgetvalue(r, 0, 1), "4");
   PQclear(r);
 }
 
@@ -173,19 +188,20 @@ static void export_unchanged_and_history(void **state) {
   Dvsconf__V1__ListVersionsRequest lr = DVSCONF__V1__LIST_VERSIONS_REQUEST__INIT;
   lr.switch_uuid = "uuid-hist";
   lr.page_size = 1;
-  Dvsconf__V1__ListVersionsResponse *l;
-  assert_int_equal(dv_op_list_versions(&f->ctx, &lr, &l, &err), 0);
+  Dvsconf__V1__ListVersionsResponse *l = list(f, &lr, &err);
+  assert_non_null(l);
   assert_int_equal(l->n_versions, 1);
   assert_string_equal(l->versions[0]->id, r3->version->id);
   assert_true(l->next_page_token[0] != '\0');
   lr.page_token = l->next_page_token;
-  assert_int_equal(dv_op_list_versions(&f->ctx, &lr, &l, &err), 0);
+  l = list(f, &lr, &err);
+  assert_non_null(l);
   assert_int_equal(l->n_versions, 1);
   assert_string_equal(l->versions[0]->id, r1->version->id);
   assert_string_equal(l->next_page_token, "");
   /* a token with another filter is refused */
   lr.switch_uuid = "";
-  assert_int_equal(dv_op_list_versions(&f->ctx, &lr, &l, &err), -1);
+  assert_null(list(f, &lr, &err));
   assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
 
   /* diff v1 -> v2: exactly the change */
@@ -467,13 +483,13 @@ static void corrupt_version_is_data_loss_and_never_applied(void **state) {
   Dvsconf__V1__Version *got;
   /* with a cache too: a version that fails its check is never cached */
   dv_vcache_t *cache = dv_vcache_new(1 << 20);
-  dv_store_use_cache(f->store, cache);
+  dv_store_use_cache(f->store, cache, NULL);
   for (int i = 0; i < 2; i++) {
     dv_err_clear(&err);
     assert_int_equal(dv_op_get_version(&f->ctx, &gr, &got, &err), -1);
     assert_int_equal(err.code, GRPC_STATUS_DATA_LOSS);
   }
-  dv_store_use_cache(f->store, NULL);
+  dv_store_use_cache(f->store, NULL, NULL);
   dv_vcache_free(cache);
   dv_err_clear(&err);
   int steps = fake_plane_steps(plane);
@@ -515,6 +531,83 @@ static void put_version_validates_documents(void **state) {
   assert_true(resp->unchanged);
 }
 
+static size_t versions_listed(fixture_t *f, const char *uuid) {
+  Dvsconf__V1__ListVersionsRequest lr = DVSCONF__V1__LIST_VERSIONS_REQUEST__INIT;
+  lr.switch_uuid = (char *)uuid;
+  dv_err_t err = DV_ERR_INIT;
+  Dvsconf__V1__ListVersionsResponse *l = list(f, &lr, &err);
+  if (l == NULL) fail_msg("ListVersions: %s", err.msg);
+  return l->n_versions;
+}
+
+/* Another process's write, through a store of its own (no list cache). */
+static void put_elsewhere(fixture_t *f, int n_portgroups) {
+  dv_store_t *other = NULL;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(dv_store_open(pguri, &other, &err), 0);
+  dv_put_t put = {.plane = "fake", .config = fake_config(f->a, "sw-lc", "uuid-lc", n_portgroups)};
+  dv_version_info_t *info;
+  bool unchanged;
+  assert_int_equal(dv_store_put_version(other, f->a, &put, &info, &unchanged, &err), 0);
+  assert_false(unchanged);
+  dv_store_close(other);
+}
+
+/* Listed within 5 s (the notification's way from the writer's commit). */
+static void wait_listed(fixture_t *f, const char *uuid, size_t n) {
+  for (int i = 0; i < 500 && versions_listed(f, uuid) != n; i++) usleep(10000);
+  assert_int_equal(versions_listed(f, uuid), n);
+}
+
+/* The cache of ListVersions pages serves a page again only while nothing
+ * was written: this process's writes show at once, another's as soon as its
+ * notification arrives, and a lost listening connection drops every page. */
+static void list_pages_follow_every_write(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_listcache_t *lc = dv_listcache_new(pguri, 1 << 20);
+  assert_non_null(lc);
+  dv_store_use_cache(f->store, NULL, lc);
+  dv_plane_t *plane = f->entry.handle;
+  fake_plane_add(plane, fake_config(f->a, "sw-lc", "uuid-lc", 2));
+  assert_non_null(export(f, "sw-lc", &err));
+
+  assert_int_equal(versions_listed(f, "uuid-lc"), 1);
+  uint64_t hits = dv_listcache_hits(lc);
+  assert_int_equal(versions_listed(f, "uuid-lc"), 1);
+  assert_int_equal(dv_listcache_hits(lc), hits + 1); /* the same page, from memory */
+
+  /* this process's write: seen by the very next call */
+  Dvsconf__V1__PutVersionRequest put = DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
+  put.plane = "fake";
+  put.config = fake_config(f->a, "sw-lc", "uuid-lc", 3);
+  Dvsconf__V1__ExportResponse *resp;
+  assert_int_equal(dv_op_put_version(&f->ctx, &put, &resp, &err), 0);
+  assert_false(resp->unchanged);
+  assert_int_equal(versions_listed(f, "uuid-lc"), 2);
+
+  /* another process's write: seen once PostgreSQL notifies */
+  assert_int_equal(versions_listed(f, "uuid-lc"), 2); /* cached again */
+  put_elsewhere(f, 4);
+  wait_listed(f, "uuid-lc", 3);
+
+  /* the listening connection lost: what was kept is dropped (writes may
+   * have gone unheard), and listening starts again */
+  PQclear(sql("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+              " WHERE application_name = 'dvsconfd-listen'",
+              0, NULL));
+  put_elsewhere(f, 5);
+  assert_int_equal(versions_listed(f, "uuid-lc"), 4);
+  hits = dv_listcache_hits(lc);
+  assert_int_equal(versions_listed(f, "uuid-lc"), 4);
+  assert_int_equal(dv_listcache_hits(lc), hits + 1);
+  put_elsewhere(f, 6);
+  wait_listed(f, "uuid-lc", 5);
+
+  dv_store_use_cache(f->store, NULL, NULL);
+  dv_listcache_free(lc); /* pages handed out were copies: nothing refers to it */
+}
+
 static void database_down_is_unavailable(void **state) {
   dv_store_t *s = NULL;
   dv_err_t err = DV_ERR_INIT;
@@ -549,6 +642,7 @@ int main(void) {
       cmocka_unit_test(import_modes_and_safety),
       cmocka_unit_test(corrupt_version_is_data_loss_and_never_applied),
       cmocka_unit_test(put_version_validates_documents),
+      cmocka_unit_test(list_pages_follow_every_write),
       cmocka_unit_test(database_down_is_unavailable),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,195 @@
+#include "intake.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "validate.h"
+
+#define PORTGROUPS_FIELD 12 /* SwitchConfig.portgroups */
+
+int dv_intake_open(dv_arena_t *a, const uint8_t *doc, size_t len, dv_intake_t *in, dv_err_t *err) {
+  memset(in, 0, sizeof *in);
+  dv_err_t malformed = DV_ERR_INIT;
+  if (dv_wire_split_config_lite(a, doc, len, &in->doc, &malformed) != 0) return 1;
+  in->settings = dvsconf__v1__switch_config__unpack(dv_arena_allocator(a), in->doc.settings_len,
+                                                    in->doc.settings);
+  /* port groups in the settings: a field 12 of another wire type */
+  if (in->settings == NULL || in->settings->n_portgroups != 0) return 1;
+  if (dv_validate_settings_strings(in->settings, err) != 0 ||
+      dv_validate_settings(in->settings, err) != 0)
+    return -1;
+  dv_config_canonicalize(in->settings);
+  return 0;
+}
+
+static int cmp_index(const void *x, const void *y, void *pgs) {
+  const dv_wire_pg_t *p = pgs;
+  return dv_wire_pg_cmp(&p[*(const size_t *)x], &p[*(const size_t *)y]);
+}
+
+static int cmp_pg(const void *x, const void *y) {
+  return dv_wire_pg_cmp(x, y);
+}
+
+/* A decoded, checked and canonical port group into *out (bytes in the
+ * arena). `index` is its place in the document, for messages. */
+static int take_decoded(dv_arena_t *a, const dv_wire_pg_t *pg, size_t index, dv_wire_pg_t *out,
+                        dv_err_t *err) {
+  dv_pg_cfg_t *m = dvsconf__v1__portgroup_config__unpack(dv_arena_allocator(a), pg->len, pg->data);
+  if (m == NULL) return 1;
+  if (dv_validate_portgroup_strings(m, index, err) != 0 ||
+      dv_validate_portgroup(m, index, err) != 0)
+    return -1;
+  dv_pg_canonicalize(m);
+  size_t len = dvsconf__v1__portgroup_config__get_packed_size(m);
+  uint8_t *bytes = dv_arena_alloc_raw(a, len + 1);
+  if (bytes == NULL) return DV_NOMEM(err);
+  dvsconf__v1__portgroup_config__pack(m, bytes);
+  *out = (dv_wire_pg_t){.identity = dv_pg_identity(m), .data = bytes, .len = len};
+  if (dv_wire_pg_read(out) != 0) /* protobuf-c's own encoding: never */
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "config.portgroups[%zu]: encoding unreadable",
+                      index);
+  return 0;
+}
+
+static uint64_t hash_bytes(const uint8_t *s, size_t n) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
+  return h;
+}
+
+typedef struct slot {
+  const uint8_t *s; /* NULL: free */
+  size_t len;
+} slot_t;
+
+/* Add s to the open-addressed set; true when it was there already. */
+static bool seen_before(slot_t *slots, size_t mask, const uint8_t *s, size_t len) {
+  for (size_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
+    if (slots[i].s == NULL) {
+      slots[i] = (slot_t){s, len};
+      return false;
+    }
+    if (slots[i].len == len && memcmp(slots[i].s, s, len) == 0) return true;
+  }
+}
+
+static int shown(size_t len) {
+  return len > 128 ? 128 : (int)len;
+}
+
+/* Names unique; identities (the key, or the name when there is none)
+ * unique. pgs is in canonical order: keyless port groups first, then by
+ * key, so equal keys are neighbours. */
+static int check_unique(dv_arena_t *a, const dv_wire_pg_t *pgs, size_t n, dv_err_t *err) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap <<= 1;
+  slot_t *names = dv_arena_alloc(a, cap * sizeof *names);
+  if (names == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < n; i++)
+    if (seen_before(names, cap - 1, pgs[i].name, pgs[i].name_len))
+      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                        "config.portgroups: name \"%.*s\" appears twice", shown(pgs[i].name_len),
+                        (const char *)pgs[i].name);
+  size_t keyed = 0;
+  while (keyed < n && pgs[keyed].key_len == 0) keyed++;
+  for (size_t i = 0; i < n; i++) {
+    const dv_wire_pg_t *pg = &pgs[i], *other = NULL;
+    if (i > keyed && pg->key_len == pgs[i - 1].key_len &&
+        memcmp(pg->key, pgs[i - 1].key, pg->key_len) == 0) {
+      other = &pgs[i - 1];
+    } else if (pg->key_len == 0) { /* known by its name: no key may equal it */
+      dv_wire_pg_t probe = {.key = pg->name, .key_len = pg->name_len, .name = (const uint8_t *)""};
+      size_t lo = keyed, hi = n;
+      while (lo < hi) { /* the first keyed port group whose key is not below the name */
+        size_t mid = lo + (hi - lo) / 2;
+        if (dv_wire_pg_cmp(&pgs[mid], &probe) < 0)
+          lo = mid + 1;
+        else
+          hi = mid;
+      }
+      if (lo < n && pgs[lo].key_len == pg->name_len &&
+          memcmp(pgs[lo].key, pg->name, pg->name_len) == 0)
+        other = &pgs[lo];
+    }
+    if (other != NULL)
+      return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT,
+                        "config.portgroups: \"%.*s\" appears twice (port groups \"%.*s\" and"
+                        " \"%.*s\"; a port group is known by its key, or by its name when it has"
+                        " no key)",
+                        shown(pg->key_len ? pg->key_len : pg->name_len),
+                        (const char *)(pg->key_len ? pg->key : pg->name), shown(other->name_len),
+                        (const char *)other->name, shown(pg->name_len), (const char *)pg->name);
+  }
+  return 0;
+}
+
+/* p, a pointer into [from, from + len), moved to the same place in `to`. */
+static const uint8_t *moved(const uint8_t *p, const uint8_t *from, size_t len, const uint8_t *to) {
+  return p >= from && p < from + len ? to + (p - from) : p;
+}
+
+int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known, dv_err_t *err) {
+  const dv_wire_cfg_t *doc = &in->doc;
+  size_t n = doc->n_pgs;
+  size_t *order = dv_arena_alloc_raw(a, (n + 1) * sizeof *order);
+  dv_wire_pg_t *pgs = dv_arena_alloc_raw(a, (n + 1) * sizeof *pgs);
+  if (order == NULL || pgs == NULL) return DV_NOMEM(err);
+  /* visit the document's port groups in canonical order, so that one walk
+   * along `known` (canonical too) meets every equal one */
+  bool sorted = true;
+  for (size_t i = 0; i < n; i++) {
+    order[i] = i;
+    if (i > 0 && dv_wire_pg_cmp(&doc->pgs[i - 1], &doc->pgs[i]) > 0) sorted = false;
+  }
+  if (!sorted) qsort_r(order, n, sizeof *order, cmp_index, (void *)doc->pgs);
+  in->decoded = 0;
+  size_t j = 0;
+  for (size_t k = 0; k < n; k++) {
+    const dv_wire_pg_t *pg = &doc->pgs[order[k]];
+    while (known != NULL && j < known->n_pgs && dv_wire_pg_cmp(&known->pgs[j], pg) < 0) j++;
+    const dv_wire_pg_t *same = known != NULL && j < known->n_pgs ? &known->pgs[j] : NULL;
+    if (same != NULL && same->len == pg->len && dv_wire_pg_cmp(same, pg) == 0 &&
+        memcmp(same->data, pg->data, pg->len) == 0) {
+      pgs[k] = *same;
+      continue;
+    }
+    int rc = take_decoded(a, pg, order[k], &pgs[k], err);
+    if (rc != 0) return rc;
+    in->decoded++;
+  }
+  /* Decoding may change a key or name (protobuf-c strings end at a NUL
+   * byte), and with it the order: sort again when it did. */
+  for (size_t k = 1; k < n; k++)
+    if (dv_wire_pg_cmp(&pgs[k - 1], &pgs[k]) >= 0) {
+      qsort(pgs, n, sizeof *pgs, cmp_pg);
+      break;
+    }
+  if (check_unique(a, pgs, n, err) != 0) return -1;
+
+  /* settings fields up to 12, the port groups, the settings fields after */
+  size_t s_len = dvsconf__v1__switch_config__get_packed_size(in->settings);
+  uint8_t *s = dv_arena_alloc_raw(a, s_len + 1);
+  if (s == NULL) return DV_NOMEM(err);
+  dvsconf__v1__switch_config__pack(in->settings, s);
+  size_t cut = dv_wire_offset_after(s, s_len, PORTGROUPS_FIELD), total = s_len;
+  for (size_t k = 0; k < n; k++) total += dv_wire_ld_size(PORTGROUPS_FIELD, pgs[k].len);
+  uint8_t *canon = dv_arena_alloc_raw(a, total + 1);
+  if (canon == NULL) return DV_NOMEM(err);
+  memcpy(canon, s, cut);
+  size_t at = cut;
+  for (size_t k = 0; k < n; k++) {
+    dv_wire_pg_t *pg = &pgs[k];
+    dv_wire_put_ld(canon, &at, PORTGROUPS_FIELD, pg->data, pg->len);
+    const uint8_t *data = canon + at - pg->len; /* the split points into canon from now on */
+    pg->key = moved(pg->key, pg->data, pg->len, data);
+    pg->name = moved(pg->name, pg->data, pg->len, data);
+    pg->data = data;
+  }
+  memcpy(canon + at, s + cut, s_len - cut);
+  in->canon = canon;
+  in->canon_len = at + s_len - cut;
+  in->split = (dv_wire_cfg_t){.settings = s, .settings_len = s_len, .pgs = pgs, .n_pgs = n};
+  return 0;
+}

@@ -1,0 +1,51 @@
+/* intake: a configuration document arriving as bytes (PutVersion's config),
+ * checked and made canonical port group by port group.
+ *
+ * A document is most often the switch's latest version with a few port
+ * groups changed. A port group whose bytes equal those of the port group
+ * with the same key and name in a stored version of the switch (`known`, a
+ * verified canonical split) is that port group, already checked and already
+ * canonical: it is taken as it is, without being decoded. Every other port
+ * group is decoded, checked (dv_validate_portgroup and its strings), made
+ * canonical and encoded again. The switch's own fields are always decoded
+ * and checked. Then the checks across port groups (names and identities
+ * unique) run, and the canonical encoding is put together.
+ *
+ * The result is the canonical encoding that decoding the whole document,
+ * dv_validate_config and dv_config_encode give, byte for byte
+ * (tests/unit/test_intake.c checks this), at a cost that grows with what
+ * changed rather than with the size of the switch. */
+#ifndef DV_INTAKE_H
+#define DV_INTAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "err.h"
+#include "model.h"
+#include "wire.h"
+
+typedef struct dv_intake {
+  dv_switch_cfg_t *settings; /* the switch's own fields (no port groups): checked, canonical */
+  uint8_t *canon;            /* after dv_intake_finish: the whole config, canonical */
+  size_t canon_len;
+  dv_wire_cfg_t split; /* canon split into settings and port groups, identities set */
+  size_t decoded;      /* port groups that had to be decoded (the rest were known) */
+  dv_wire_cfg_t doc;   /* the document as sent, split (its port groups point into it) */
+} dv_intake_t;
+
+/* Split the document and check the switch's own fields. 0; -1 with *err
+ * (INVALID_ARGUMENT naming the field); or 1 when the bytes are not a
+ * well-formed encoding the wire-level split understands: the caller then
+ * decodes the whole message the usual way, for the usual answer. The
+ * document's bytes must stay alive until dv_intake_finish returns. */
+int dv_intake_open(dv_arena_t *a, const uint8_t *doc, size_t len, dv_intake_t *in, dv_err_t *err);
+
+/* Take the port groups: from `known` (a canonical split with identities of
+ * a stored, verified version of the switch; NULL for none) when equal,
+ * else decoded and checked. Then the cross checks and the canonical
+ * encoding. 0, -1 with *err, or 1 as above. */
+int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known, dv_err_t *err);
+
+#endif
