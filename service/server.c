@@ -343,11 +343,6 @@ static void handle(call_t *c, dv_store_t **store) {
     gpr_free(path);
   } else {
     dv_ctx_t ctx = {.arena = dv_arena_new(), .planes = c->srv->planes};
-    if (*store == NULL) {
-      dv_err_t ignored = DV_ERR_INIT; /* a failed connect is retried by the first query */
-      dv_store_open(c->srv->pg, store, &ignored);
-      if (*store != NULL) dv_store_use_cache(*store, c->srv->cache, c->srv->lists);
-    }
     ctx.store = *store;
     dv_caller_t who;
     if (ctx.arena == NULL || ctx.store == NULL) {
@@ -417,13 +412,17 @@ static void *worker(void *arg) {
       }
       atomic_fetch_add(&s->inflight, 1);
       post_request(s, c->method); /* keep one waiting in its place */
-      bool had_store = store != NULL;
-      handle(c, &store);
-      if (!had_store && store != NULL) { /* publish it, for dv_server_stop */
+      if (store == NULL) {
+        /* the worker's connection, published before its first call runs:
+         * dv_server_stop must be able to cancel that call's statements */
+        dv_err_t ignored = DV_ERR_INIT; /* a failed connect is retried by the first query */
+        dv_store_open(s->pg, &store, &ignored);
+        if (store != NULL) dv_store_use_cache(store, s->cache, s->lists);
         pthread_mutex_lock(&s->mu);
         s->stores[index] = store;
         pthread_mutex_unlock(&s->mu);
       }
+      handle(c, &store);
     } else {
       log_call(c);
       free_call(c);
@@ -576,6 +575,7 @@ static void wait_until(dv_server_t *s, int (*done)(dv_server_t *), int timeout_m
 
 static int notified(dv_server_t *s) { return s->shutdown_notified; }
 static int idle(dv_server_t *s) { return atomic_load(&s->inflight) == 0; }
+static int notified_and_idle(dv_server_t *s) { return notified(s) && idle(s); }
 
 void dv_server_stop(dv_server_t *s, int grace_ms) {
   if (s == NULL) return;
@@ -583,7 +583,10 @@ void dv_server_stop(dv_server_t *s, int grace_ms) {
   grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
   if (s->nthreads > 0) {
     wait_until(s, notified, grace_ms);
-    if (!s->shutdown_notified) {
+    pthread_mutex_lock(&s->mu);
+    int in_time = s->shutdown_notified;
+    pthread_mutex_unlock(&s->mu);
+    if (!in_time) {
       fprintf(stderr, "dvsconfd: grace period over, cancelling %d call(s)\n",
               atomic_load(&s->inflight));
       grpc_server_cancel_all_calls(s->server);
@@ -591,10 +594,18 @@ void dv_server_stop(dv_server_t *s, int grace_ms) {
        * cancelling its statement: its transaction rolls back, nothing is
        * half-written. A handler inside a plane call is left to finish (it
        * may be undoing an import), within the plane's own timeout. */
-      pthread_mutex_lock(&s->mu);
-      for (int i = 0; i < s->nthreads; i++) dv_store_cancel(s->stores[i]);
-      pthread_mutex_unlock(&s->mu);
-      wait_until(s, notified, -1);
+      for (int round = 0;; round++) {
+        /* every running statement first; then, every 100 ms, those still
+         * waiting: a handler between statements at the first round may go
+         * on to wait on a lock */
+        pthread_mutex_lock(&s->mu);
+        int done = s->shutdown_notified && atomic_load(&s->inflight) == 0;
+        for (int i = 0; !done && i < s->nthreads; i++)
+          dv_store_cancel(s->stores[i], round ? 100 : 0);
+        pthread_mutex_unlock(&s->mu);
+        if (done) break;
+        wait_until(s, notified_and_idle, 100);
+      }
     }
     wait_until(s, idle, -1);
   } else {

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <pthread.h>
 
@@ -29,11 +30,25 @@ static void set_cancel(dv_store_t *s, PGcancel *c) {
   pthread_mutex_unlock(&s->cancel_mu);
 }
 
-void dv_store_cancel(dv_store_t *s) {
+static int64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void statement_running(dv_store_t *s, bool running) {
+  pthread_mutex_lock(&s->cancel_mu);
+  s->stmt_started_ms = running ? now_ms() : 0;
+  pthread_mutex_unlock(&s->cancel_mu);
+}
+
+void dv_store_cancel(dv_store_t *s, int min_running_ms) {
   if (s == NULL) return;
   char msg[256];
   pthread_mutex_lock(&s->cancel_mu);
-  if (s->cancel != NULL) PQcancel(s->cancel, msg, sizeof msg);
+  if (s->cancel != NULL && s->stmt_started_ms != 0 &&
+      now_ms() - s->stmt_started_ms >= min_running_ms)
+    PQcancel(s->cancel, msg, sizeof msg);
   pthread_mutex_unlock(&s->cancel_mu);
 }
 
@@ -152,7 +167,9 @@ PGresult *store_query(dv_store_t *s, const char *sql, int n, const char *const *
       }
       if (connect_now(s, err) != 0) return NULL;
     }
+    statement_running(s, true);
     PGresult *r = exec(s, sql, n, vals, lens, fmts, result_binary);
+    statement_running(s, false);
     if (r != NULL && PQresultStatus(r) == want) return r;
     /* A connection that died while idle shows up on the first statement:
      * outside a transaction nothing was done, so reconnect and retry once. */

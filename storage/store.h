@@ -27,10 +27,13 @@ typedef Dvsconf__V1__VersionInfo dv_version_info_t;
 int dv_store_open(const char *conninfo, dv_store_t **out, dv_err_t *err);
 void dv_store_close(dv_store_t *s); /* NULL-safe */
 
-/* Cancel the statement this store's connection is running, if any (from
- * any thread; the owner's call then fails and its transaction rolls back).
- * Used when a graceful stop runs out of time. */
-void dv_store_cancel(dv_store_t *s);
+/* Cancel the statement this store's connection is running, if it has run
+ * for at least min_running_ms (from any thread; the owner's call then fails
+ * and its transaction rolls back). Used when a graceful stop runs out of
+ * time: once for every statement, then again and again for those still
+ * waiting (a call that was between statements at the first cancel may go
+ * on to wait on a lock). */
+void dv_store_cancel(dv_store_t *s, int min_running_ms);
 
 /* Read versions through a shared cache of verified versions (vcache.h), and
  * tell a shared cache of ListVersions pages (listcache.h) of every write.

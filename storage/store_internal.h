@@ -27,6 +27,7 @@ struct dv_store {
   /* dv_store_cancel() may come from another thread */
   pthread_mutex_t cancel_mu;
   PGcancel *cancel;
+  int64_t stmt_started_ms; /* under cancel_mu: when the running statement began; 0: none */
 };
 
 /* Run one statement with parameters. Queries (SELECT, INSERT, UPDATE,
