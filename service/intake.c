@@ -125,11 +125,6 @@ static int check_unique(dv_arena_t *a, const dv_wire_pg_t *pgs, size_t n, dv_err
   return 0;
 }
 
-/* p, a pointer into [from, from + len), moved to the same place in `to`. */
-static const uint8_t *moved(const uint8_t *p, const uint8_t *from, size_t len, const uint8_t *to) {
-  return p >= from && p < from + len ? to + (p - from) : p;
-}
-
 int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known, dv_err_t *err) {
   const dv_wire_cfg_t *doc = &in->doc;
   size_t n = doc->n_pgs;
@@ -182,10 +177,7 @@ int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known,
   for (size_t k = 0; k < n; k++) {
     dv_wire_pg_t *pg = &pgs[k];
     dv_wire_put_ld(canon, &at, PORTGROUPS_FIELD, pg->data, pg->len);
-    const uint8_t *data = canon + at - pg->len; /* the split points into canon from now on */
-    pg->key = moved(pg->key, pg->data, pg->len, data);
-    pg->name = moved(pg->name, pg->data, pg->len, data);
-    pg->data = data;
+    dv_wire_pg_move(pg, canon + at - pg->len); /* the split points into canon from now on */
   }
   memcpy(canon + at, s + cut, s_len - cut);
   in->canon = canon;

@@ -184,6 +184,12 @@ static const uint8_t *moved(const uint8_t *p, const dv_wire_pg_t *pg, const uint
   return p >= pg->data && p < pg->data + pg->len ? data + (p - pg->data) : p;
 }
 
+void dv_wire_pg_move(dv_wire_pg_t *pg, const uint8_t *data) {
+  pg->key = moved(pg->key, pg, data);
+  pg->name = moved(pg->name, pg, data);
+  pg->data = data;
+}
+
 dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,
                                size_t *bytes) {
   size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + w->settings_len;
@@ -198,9 +204,7 @@ dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, cons
   char *ids = (char *)d->settings + w->settings_len;
   for (size_t i = 0; i < w->n_pgs; i++) {
     d->pgs[i] = w->pgs[i];
-    d->pgs[i].data = to + (w->pgs[i].data - from);
-    d->pgs[i].key = moved(w->pgs[i].key, &w->pgs[i], d->pgs[i].data);
-    d->pgs[i].name = moved(w->pgs[i].name, &w->pgs[i], d->pgs[i].data);
+    dv_wire_pg_move(&d->pgs[i], to + (w->pgs[i].data - from));
     size_t len = strlen(w->pgs[i].identity) + 1;
     memcpy(ids, w->pgs[i].identity, len);
     d->pgs[i].identity = ids;

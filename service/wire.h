@@ -55,6 +55,9 @@ dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, cons
 int dv_wire_cut_field(dv_arena_t *a, const uint8_t *buf, size_t len, unsigned want,
                       const uint8_t **field, size_t *field_len, uint8_t **rest, size_t *rest_len);
 
+/* pg's bytes, copied to `data`: data, key and name point there now. */
+void dv_wire_pg_move(dv_wire_pg_t *pg, const uint8_t *data);
+
 /* Set pg->key and pg->name from pg->data and pg->len; -1 when malformed. */
 int dv_wire_pg_read(dv_wire_pg_t *pg);
 
