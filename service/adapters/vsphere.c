@@ -1513,17 +1513,20 @@ const dv_adapter_ops_t dv_vsphere_adapter = {
 
 int dv_vsphere_parse_switch(const char *data, size_t len, dv_arena_t *a, dv_switch_cfg_t **out,
                             dv_err_t *err) {
-  if (len > (size_t)INT32_MAX) return DV_NOMEM(err);
-  xmlDoc *doc = xmlReadMemory(data != NULL ? data : "", (int)len, "vim25.xml", NULL,
-                              XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT |
-                                  XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  xmlDoc *doc = NULL;
+  xmlNode *resp;
   int rc = -1;
-  xmlNode *env = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
-  xmlNode *resp = vs_is(env, "Envelope") ? vs_first(vs_child(env, "Body")) : NULL;
-  if (resp == NULL) {
-    dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "the answer is not a SOAP envelope");
+  vs_live_t live;
+  memset(&live, 0, sizeof live);
+  live.config_version = "";
+  if ((live.cfg = MSG(a, dv_switch_cfg_t, dvsconf__v1__switch_config__descriptor)) == NULL)
+    return DV_NOMEM(err);
+  /* The objects go to on_live_object while the document is parsed, as in
+   * read_switch's vs_retrieve. */
+  live_ctx_t x = {a, &live};
+  if (vs_parse_answer(data != NULL ? data : "", data != NULL ? len : 0, on_live_object, &x, &doc,
+                      &resp, err) != 0)
     goto cleanup;
-  }
   if (vs_is(resp, "Fault")) {
     const char *f = vs_xsi_type(vs_first(vs_child(resp, "detail")));
     dv_err_set(err, f[0] ? vs_fault_code(f) : GRPC_STATUS_UNKNOWN, "SOAP fault %s", f);
@@ -1533,17 +1536,6 @@ int dv_vsphere_parse_switch(const char *data, size_t len, dv_arena_t *a, dv_swit
     dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "not a RetrievePropertiesExResponse");
     goto cleanup;
   }
-  vs_live_t live;
-  memset(&live, 0, sizeof live);
-  live.config_version = "";
-  if ((live.cfg = MSG(a, dv_switch_cfg_t, dvsconf__v1__switch_config__descriptor)) == NULL) {
-    DV_NOMEM(err);
-    goto cleanup;
-  }
-  live_ctx_t x = {a, &live};
-  xmlNode *ret = vs_child(resp, "returnval");
-  for (xmlNode *o = vs_first(ret); o != NULL; o = vs_next(o))
-    if (vs_is(o, "objects") && on_live_object(&x, o, err) != 0) goto cleanup;
   if (live.ref.value == NULL) {
     dv_err_set(err, GRPC_STATUS_NOT_FOUND, "no switch object in the answer");
     goto cleanup;

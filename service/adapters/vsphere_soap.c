@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <libxml/SAX2.h>
 #include <libxml/parser.h>
 
 #define VS_POOL_SIZE 4                    /* sessions per plane */
@@ -17,10 +18,16 @@
 #define VS_CONNECT_TIMEOUT_MS 10000        /* at most; never above the call timeout */
 #define VS_TASK_TIMEOUT_FACTOR 10          /* a task may run 10 call timeouts */
 #define VS_MAX_RESPONSE ((size_t)1 << 30)  /* refuse answers above 1 GiB */
+#define VS_FAULT_MAX 64                    /* a fault type name, truncated */
 /* vim25 version we speak; every type we send exists since vSphere 5.x. */
 #define VS_SOAP_ACTION "SOAPAction: \"urn:vim25/6.5\""
 
 #define NS_SOAPENV "http://schemas.xmlsoap.org/soap/envelope/"
+
+/* How answers are parsed: no network access, blank text dropped, short text
+ * kept inside its node, and libxml2's own messages silenced (we report). */
+#define VS_XML_OPTIONS \
+  (XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
 /* --- request text --------------------------------------------------------- */
 
@@ -288,6 +295,137 @@ grpc_status_code vs_fault_code(const char *f) {
   return GRPC_STATUS_UNKNOWN;
 }
 
+/* --- receiving answers ---------------------------------------------------- */
+
+/* Where the <objects> of a property collector result go while the answer is
+ * parsed (vs_retrieve's fn). */
+typedef struct objects_sink {
+  vs_object_fn fn;
+  void *ctx;
+  bool failed;  /* fn returned non-zero: later objects are parsed and dropped */
+  dv_err_t err; /* what fn reported (it may report without failing: on_task) */
+} objects_sink_t;
+
+/* An answer being received, parsed as its bytes arrive: libxml2's push
+ * parser, fed from curl's write callback, so that parsing overlaps the
+ * plane's sending and the answer is never copied into one buffer. The
+ * parser builds the usual tree, except that each <objects> of a property
+ * collector result is handed to the sink as soon as its end tag is parsed
+ * and its subtree freed right after: a 2,000-port-group answer (4.4 MB)
+ * never exists as one 4.4 MB tree, only one object at a time, and the
+ * allocator reuses the same hot memory for every object instead of building
+ * and then freeing ~10^5 nodes. What stays is a small document (envelope,
+ * token, fault) that the callers read as before. */
+typedef struct vs_rx {
+  xmlParserCtxtPtr ctxt; /* NULL: not parsing (no call in flight, or no memory) */
+  CURL *curl;            /* to read the HTTP status when the body starts; NULL: not HTTP */
+  objects_sink_t *sink;  /* NULL: keep every object in the tree */
+  int deliver;           /* objects go to the sink: -1 not known yet, 0 no, 1 yes */
+  size_t bytes;          /* received so far */
+} vs_rx_t;
+
+/* cur (an element whose end tag was just parsed) is an <objects> of the
+ * result: Envelope / first Body / its first element, not a Fault / its first
+ * returnval / objects. Exactly the elements vs_retrieve used to walk in the
+ * whole tree, checked with the same name-only matching (vs_is). */
+static bool is_result_object(const xmlNode *cur) {
+  const xmlNode *ret = cur->parent;
+  const xmlNode *resp = ret != NULL ? ret->parent : NULL;
+  const xmlNode *body = resp != NULL ? resp->parent : NULL;
+  const xmlNode *env = body != NULL ? body->parent : NULL;
+  if (env == NULL || env->type != XML_ELEMENT_NODE || body->type != XML_ELEMENT_NODE ||
+      resp->type != XML_ELEMENT_NODE || ret->type != XML_ELEMENT_NODE)
+    return false;
+  return vs_is(cur, "objects") && env->parent != NULL && env->parent->type == XML_DOCUMENT_NODE &&
+         vs_is(env, "Envelope") && vs_child(env, "Body") == body && vs_first(body) == resp &&
+         !vs_is(resp, "Fault") && vs_child(resp, "returnval") == ret;
+}
+
+/* SAX end of element: libxml2's tree builder, then an <objects> of the
+ * result goes to the sink and its subtree is freed. The (now empty)
+ * <objects> element itself stays as the last child of <returnval>: text that
+ * may follow is then appended exactly as after any element, without relying
+ * on the parser's bookkeeping of the text node before it. */
+static void rx_end_element(void *user, const xmlChar *localname, const xmlChar *prefix,
+                           const xmlChar *uri) {
+  xmlParserCtxtPtr ctxt = user;
+  vs_rx_t *rx = ctxt->_private;
+  xmlNode *cur = ctxt->node;
+  xmlSAX2EndElementNs(user, localname, prefix, uri);
+  if (rx->deliver != 1 || cur == NULL || !is_result_object(cur)) return;
+  objects_sink_t *k = rx->sink;
+  if (!k->failed && k->fn(k->ctx, cur, &k->err) != 0) k->failed = true;
+  xmlFreeNodeList(cur->children);
+  cur->children = cur->last = NULL;
+}
+
+/* Start parsing an answer; sink may be NULL. */
+static int rx_begin(vs_rx_t *rx, CURL *curl, objects_sink_t *sink, dv_err_t *err) {
+  xmlSAXHandler sax;
+  memset(&sax, 0, sizeof sax);
+  memset(rx, 0, sizeof *rx);
+  if (xmlSAXVersion(&sax, 2) != 0)
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "libxml2: no SAX2 handler (xmlSAXVersion)");
+  sax.endElementNs = rx_end_element;
+  rx->curl = curl;
+  rx->sink = sink;
+  rx->deliver = sink == NULL ? 0 : curl == NULL ? 1 : -1;
+  rx->ctxt = xmlCreatePushParserCtxt(&sax, NULL, NULL, 0, "vim25.xml");
+  if (rx->ctxt == NULL) return DV_NOMEM(err);
+  rx->ctxt->_private = rx;
+  int unknown = xmlCtxtUseOptions(rx->ctxt, VS_XML_OPTIONS);
+  if (unknown != 0) {
+    xmlFreeParserCtxt(rx->ctxt);
+    rx->ctxt = NULL;
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "libxml2: parser options 0x%x not supported",
+                      (unsigned)unknown);
+  }
+  return 0;
+}
+
+static void rx_free(vs_rx_t *rx) {
+  if (rx->ctxt == NULL) return;
+  xmlFreeDoc(rx->ctxt->myDoc);
+  rx->ctxt->myDoc = NULL;
+  xmlFreeParserCtxt(rx->ctxt);
+  rx->ctxt = NULL;
+}
+
+static void rx_feed(vs_rx_t *rx, const char *data, size_t n) {
+  if (rx->deliver == -1) {
+    /* Objects go to the sink only from a 200 answer (a 500 carries a fault;
+     * anything else is refused unread). curl knows the status by now. */
+    long status = 0;
+    if (curl_easy_getinfo(rx->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
+    rx->deliver = status == 200;
+  }
+  /* After a fatal error the answer is refused anyway: drop the rest. */
+  while (n > 0 && rx->ctxt != NULL && rx->ctxt->wellFormed) {
+    int part = n > INT32_MAX ? INT32_MAX : (int)n;
+    (void)xmlParseChunk(rx->ctxt, data, part, 0); /* the outcome is read in rx_end */
+    data += part;
+    n -= (size_t)part;
+  }
+}
+
+/* Finish parsing: the document when the answer was well-formed XML, else
+ * NULL with *oom telling whether libxml2 ran out of memory. */
+static xmlDoc *rx_end(vs_rx_t *rx, bool *oom) {
+  *oom = rx->ctxt == NULL;
+  if (rx->ctxt == NULL) return NULL;
+  if (rx->ctxt->wellFormed) (void)xmlParseChunk(rx->ctxt, NULL, 0, 1);
+  xmlDoc *doc = rx->ctxt->myDoc;
+  rx->ctxt->myDoc = NULL;
+  if (!rx->ctxt->wellFormed || doc == NULL) {
+    *oom = rx->ctxt->errNo == XML_ERR_NO_MEMORY;
+    xmlFreeDoc(doc);
+    doc = NULL;
+  }
+  xmlFreeParserCtxt(rx->ctxt);
+  rx->ctxt = NULL;
+  return doc;
+}
+
 /* --- sessions ------------------------------------------------------------- */
 
 struct vs_session {
@@ -296,8 +434,8 @@ struct vs_session {
   struct curl_slist *headers;
   bool in_use, logged_in;
   vs_content_t content;
-  char fault[64];
-  vs_buf_t resp;
+  char fault[VS_FAULT_MAX];
+  vs_rx_t rx; /* the answer of the call in flight */
   char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -433,11 +571,12 @@ const char *vs_client_plane(const vs_client_t *c) {
 }
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
-  vs_buf_t *b = user;
+  vs_rx_t *rx = user;
   size_t n = size * nmemb;
-  if (b->len + n > VS_MAX_RESPONSE) return 0; /* aborts with CURLE_WRITE_ERROR */
-  vs_buf_putn(b, data, n);
-  return b->oom ? 0 : n;
+  if (rx->bytes + n > VS_MAX_RESPONSE) return 0; /* aborts with CURLE_WRITE_ERROR */
+  rx->bytes += n;
+  rx_feed(rx, data, n);
+  return n;
 }
 
 static int session_init(vs_session_t *s, dv_err_t *err) {
@@ -465,7 +604,7 @@ static int session_init(vs_session_t *s, dv_err_t *err) {
   SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   SETOPT(CURLOPT_ACCEPT_ENCODING, ""); /* whatever curl can decode */
   SETOPT(CURLOPT_WRITEFUNCTION, on_write);
-  SETOPT(CURLOPT_WRITEDATA, &s->resp);
+  SETOPT(CURLOPT_WRITEDATA, &s->rx);
   SETOPT(CURLOPT_ERRORBUFFER, s->curl_err);
   SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
   SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
@@ -493,20 +632,19 @@ static int session_init(vs_session_t *s, dv_err_t *err) {
 static void session_fini(vs_session_t *s) {
   if (s->curl != NULL) curl_easy_cleanup(s->curl);
   curl_slist_free_all(s->headers);
-  vs_buf_free(&s->resp);
+  rx_free(&s->rx);
   s->curl = NULL;
   s->headers = NULL;
   s->logged_in = false;
 }
 
+/* POST req; the answer is parsed into s->rx as it arrives (rx_begin first). */
 static int post(vs_session_t *s, const char *method, const vs_buf_t *req, long *status,
                 dv_err_t *err) {
-  vs_buf_reset(&s->resp);
   s->curl_err[0] = '\0';
   CURLcode rc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, req->p);
   if (rc == CURLE_OK) rc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
   if (rc == CURLE_OK) rc = curl_easy_perform(s->curl);
-  if (rc == CURLE_WRITE_ERROR && s->resp.oom) return DV_NOMEM(err);
   if (rc != CURLE_OK) {
     const char *why = "cannot reach it";
     if (rc == CURLE_OPERATION_TIMEDOUT) why = "timed out";
@@ -542,28 +680,41 @@ static const char *fault_type(const xmlNode *fault_elem) {
   return (const char *)fault_elem->name; /* e.g. InvalidLoginFault */
 }
 
-static void set_fault(vs_session_t *s, const char *type) {
-  snprintf(s->fault, sizeof s->fault, "%s", type);
-  size_t l = strlen(s->fault);
+/* The fault name for a fault element's type into dst. */
+static void fault_name(char *dst, size_t cap, const char *type) {
+  snprintf(dst, cap, "%s", type);
+  size_t l = strlen(dst);
   /* <InvalidLoginFault> without xsi:type: the type is the name minus "Fault" */
-  if (l > 5 && strcmp(s->fault + l - 5, "Fault") == 0 && vs_fault_code(s->fault) == GRPC_STATUS_UNKNOWN)
-    s->fault[l - 5] = '\0';
+  if (l > 5 && strcmp(dst + l - 5, "Fault") == 0 && vs_fault_code(dst) == GRPC_STATUS_UNKNOWN)
+    dst[l - 5] = '\0';
 }
 
+static void set_fault(vs_session_t *s, const char *type) {
+  fault_name(s->fault, sizeof s->fault, type);
+}
+
+/* One request and its answer. Objects of a property collector result go to
+ * sink (when not NULL) while the answer is parsed, and only from an HTTP 200
+ * answer; the call may still fail after some went there (a truncated or
+ * malformed answer), and then the caller drops what the sink collected. */
 static int call_once(vs_session_t *s, const char *method, const char *what, const vs_buf_t *req,
-                     xmlDoc **doc_out, xmlNode **resp_out, dv_err_t *err) {
+                     objects_sink_t *sink, xmlDoc **doc_out, xmlNode **resp_out, dv_err_t *err) {
   long status = 0;
   s->fault[0] = '\0';
-  if (post(s, method, req, &status, err) != 0) return -1;
+  if (rx_begin(&s->rx, s->curl, sink, err) != 0) return -1;
+  if (post(s, method, req, &status, err) != 0) {
+    rx_free(&s->rx);
+    return -1;
+  }
   const char *plane = s->c->plane;
   if (status != 200 && status != 500) {
+    rx_free(&s->rx);
     return dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "plane \"%s\": %s on %s: HTTP %ld from %s",
                       plane, method, what, status, s->c->url);
   }
-  if (s->resp.len > (size_t)INT32_MAX) return DV_NOMEM(err);
-  xmlDoc *doc = xmlReadMemory(s->resp.p != NULL ? s->resp.p : "", (int)s->resp.len, "vim25.xml",
-                              NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT |
-                                        XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  bool oom;
+  xmlDoc *doc = rx_end(&s->rx, &oom);
+  if (doc == NULL && oom) return DV_NOMEM(err);
   xmlNode *inner = doc != NULL ? body_child(doc) : NULL;
   if (inner == NULL) {
     xmlFreeDoc(doc);
@@ -593,6 +744,36 @@ static int call_once(vs_session_t *s, const char *method, const char *what, cons
   return 0;
 }
 
+int vs_parse_answer(const char *data, size_t len, vs_object_fn fn, void *ctx, xmlDoc **doc_out,
+                    xmlNode **resp_out, dv_err_t *err) {
+  /* Fed in slices, as the network delivers an answer: element names and
+   * text are cut at arbitrary points, as they are in vs_call. */
+  enum { SLICE = 1024 };
+  objects_sink_t sink = {fn, ctx, false, DV_ERR_INIT};
+  vs_rx_t rx;
+  *doc_out = NULL;
+  *resp_out = NULL;
+  if (rx_begin(&rx, NULL, fn != NULL ? &sink : NULL, err) != 0) return -1;
+  for (size_t off = 0; off < len; off += SLICE)
+    rx_feed(&rx, data + off, len - off < SLICE ? len - off : SLICE);
+  bool oom;
+  xmlDoc *doc = rx_end(&rx, &oom);
+  if (doc == NULL && oom) return DV_NOMEM(err);
+  xmlNode *inner = doc != NULL ? body_child(doc) : NULL;
+  if (inner == NULL) {
+    xmlFreeDoc(doc);
+    return dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "the answer is not a SOAP envelope");
+  }
+  if (sink.err.code != GRPC_STATUS_OK || sink.failed) {
+    xmlFreeDoc(doc);
+    if (err != NULL && err->code == GRPC_STATUS_OK) *err = sink.err;
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "an object of the answer was refused");
+  }
+  *doc_out = doc;
+  *resp_out = inner;
+  return 0;
+}
+
 static int session_login(vs_session_t *s, dv_err_t *err);
 
 /* Calls on objects that live only as long as the session that made them: a
@@ -609,8 +790,9 @@ static bool is_login_method(const char *m) {
          strcmp(m, "Logout") == 0;
 }
 
-int vs_call(vs_session_t *s, const char *method, const char *what, vs_buf_t *req, xmlDoc **doc,
-            xmlNode **resp, dv_err_t *err) {
+/* vs_call, with objects going to sink (see call_once). */
+static int call(vs_session_t *s, const char *method, const char *what, vs_buf_t *req,
+                objects_sink_t *sink, xmlDoc **doc, xmlNode **resp, dv_err_t *err) {
   *doc = NULL;
   *resp = NULL;
   if (what == NULL) what = "?";
@@ -622,7 +804,8 @@ int vs_call(vs_session_t *s, const char *method, const char *what, vs_buf_t *req
   }
   for (int attempt = 0;; attempt++) {
     dv_err_t e = DV_ERR_INIT;
-    if (call_once(s, method, what, req, doc, resp, &e) == 0) return 0;
+    /* A retried call never fed the sink: objects come only from HTTP 200. */
+    if (call_once(s, method, what, req, sink, doc, resp, &e) == 0) return 0;
     scrub(e.msg, sizeof e.msg, s->c->password);
     if (strcmp(s->fault, "NotAuthenticated") == 0 && !is_login_method(method)) {
       s->logged_in = false;
@@ -643,6 +826,11 @@ int vs_call(vs_session_t *s, const char *method, const char *what, vs_buf_t *req
     if (err != NULL && err->code == GRPC_STATUS_OK) *err = e;
     return -1;
   }
+}
+
+int vs_call(vs_session_t *s, const char *method, const char *what, vs_buf_t *req, xmlDoc **doc,
+            xmlNode **resp, dv_err_t *err) {
+  return call(s, method, what, req, NULL, doc, resp, err);
 }
 
 static int copy_moref_value(char *dst, size_t cap, const xmlNode *n) {
@@ -825,6 +1013,10 @@ typedef struct task_state {
   dv_arena_t *a;
   vs_moref_t *result;
   int state; /* 0 running, 1 success, -1 error */
+  /* The task's fault. on_task runs while the answer is still being received,
+   * so it must not touch s->fault (call_once's, for that answer); wait_task
+   * copies it there once the call is over. */
+  char fault[VS_FAULT_MAX];
 } task_state_t;
 
 static int on_task(void *ctx, const xmlNode *objects, dv_err_t *err) {
@@ -842,10 +1034,10 @@ static int on_task(void *ctx, const xmlNode *objects, dv_err_t *err) {
     } else if (strcmp(state, "error") == 0) {
       t->state = -1;
       xmlNode *e = vs_child(p.val, "error");
-      set_fault(t->s, fault_type(vs_child(e, "fault")));
+      fault_name(t->fault, sizeof t->fault, fault_type(vs_child(e, "fault")));
       const char *msg = vs_child_text(e, "localizedMessage");
-      const char *shown = t->s->fault[0] ? t->s->fault : "task error";
-      dv_err_set(err, t->s->fault[0] ? vs_fault_code(t->s->fault) : GRPC_STATUS_UNKNOWN,
+      const char *shown = t->fault[0] ? t->fault : "task error";
+      dv_err_set(err, t->fault[0] ? vs_fault_code(t->fault) : GRPC_STATUS_UNKNOWN,
                  "plane \"%s\": %s on %s failed: %s%s%s%s", vs_session_plane(t->s), t->method,
                  t->what, shown, msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
       scrub(err->msg, sizeof err->msg, t->s->c->password);
@@ -860,14 +1052,17 @@ static int wait_task(vs_session_t *s, const char *method, const char *what, cons
   vs_buf_puts(&spec, "<propSet><type>Task</type><pathSet>info</pathSet></propSet><objectSet>");
   vs_put_moref(&spec, "obj", (vs_moref_t){"Task", task});
   vs_buf_puts(&spec, "</objectSet>");
-  task_state_t t = {s, method, what, a, result, 0};
+  task_state_t t = {s, method, what, a, result, 0, ""};
   long deadline = now_ms() + s->c->timeout_ms * VS_TASK_TIMEOUT_FACTOR;
   long pause = 10;
   int rc = -1;
   for (;;) {
     if (vs_retrieve(s, what, spec.p, spec.len, on_task, &t, err) != 0) goto cleanup;
     if (t.state == 1) break;
-    if (t.state == -1) goto cleanup; /* on_task set err */
+    if (t.state == -1) { /* on_task set err */
+      set_fault(s, t.fault);
+      goto cleanup;
+    }
     if (now_ms() > deadline) {
       dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
                  "plane \"%s\": %s on %s: task %s did not finish within %ld ms", s->c->plane,
@@ -932,15 +1127,17 @@ int vs_retrieve(vs_session_t *s, const char *what, const char *spec, size_t spec
   vs_req_end(&b, "RetrievePropertiesEx");
   const char *method = "RetrievePropertiesEx";
   for (;;) {
-    if (vs_call(s, method, what, &b, &doc, &resp, err) != 0) goto cleanup;
+    /* fn sees each page's objects while the page is being received. */
+    objects_sink_t sink = {fn, ctx, false, DV_ERR_INIT};
+    if (call(s, method, what, &b, &sink, &doc, &resp, err) != 0) goto cleanup;
     free(token);
     token = NULL;
     xmlNode *ret = vs_child(resp, "returnval");
-    for (xmlNode *o = vs_first(ret); o != NULL; o = vs_next(o)) {
-      if (vs_is(o, "objects") && fn(ctx, o, err) != 0) {
-        cancel_retrieve(s, what, vs_child_text(ret, "token"));
-        goto cleanup;
-      }
+    if (sink.err.code != GRPC_STATUS_OK && err != NULL && err->code == GRPC_STATUS_OK)
+      *err = sink.err;
+    if (sink.failed) {
+      cancel_retrieve(s, what, vs_child_text(ret, "token"));
+      goto cleanup;
     }
     const char *t = vs_child_text(ret, "token");
     if (t[0] == '\0') break;

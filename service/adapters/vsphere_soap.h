@@ -12,6 +12,11 @@
  * session expired logs in again once (NotAuthenticated) and retries the call.
  * When every session is busy a caller waits up to the plane's timeout.
  *
+ * Answers are parsed while they arrive (libxml2's push parser fed from
+ * curl's write callback). The objects of a property collector result are
+ * handed to vs_retrieve's callback one at a time and freed right after, so a
+ * big result never exists as one tree.
+ *
  * Memory: request buffers and parsed responses are heap memory freed by the
  * caller (vs_buf_free, xmlFreeDoc); nothing here allocates in an arena except
  * where an arena is passed. */
@@ -139,14 +144,32 @@ grpc_status_code vs_fault_code(const char *fault);
 
 /* --- property collector --------------------------------------------------- */
 
-/* Called for each <objects> element of a RetrievePropertiesEx result. */
+/* Called for each <objects> element of a RetrievePropertiesEx result, while
+ * the rest of the answer is still being received and parsed: objects is
+ * freed when fn returns (copy what you keep), its siblings and the rest of
+ * the document are not there yet, and fn must not make calls on the
+ * session. Returning non-zero stops the delivery; err may be set either way
+ * (vs_retrieve passes it on). */
 typedef int (*vs_object_fn)(void *ctx, const xmlNode *objects, dv_err_t *err);
 
 /* RetrievePropertiesEx with the given <specSet> children (propSet and
  * objectSet elements), following ContinueRetrievePropertiesEx tokens;
- * fn sees every object. */
+ * fn sees every object. When fn fails, the rest of the result is cancelled
+ * and vs_retrieve fails with fn's error. fn may have seen objects of a page
+ * whose answer then turns out broken (truncated, not XML): vs_retrieve
+ * fails then too, and the caller must drop what fn collected. */
 int vs_retrieve(vs_session_t *s, const char *what, const char *spec, size_t spec_len,
                 vs_object_fn fn, void *ctx, dv_err_t *err);
+
+/* Parse a whole answer held in memory the way vs_call parses one received
+ * with HTTP status 200, objects going to fn (when not NULL) as vs_retrieve
+ * hands them over. For the fuzz target (vsphere_parse.h). On success *doc
+ * holds what is left of the document (xmlFreeDoc it) and *resp the element
+ * in its Body (possibly a Fault). Fails with UNAVAILABLE when the data is
+ * not a SOAP envelope, RESOURCE_EXHAUSTED when out of memory, or fn's
+ * error. */
+int vs_parse_answer(const char *data, size_t len, vs_object_fn fn, void *ctx, xmlDoc **doc,
+                    xmlNode **resp, dv_err_t *err);
 
 /* CreateContainerView on container for the given types (recursive); the
  * view's moref value goes into the arena. DestroyView is best effort. */
