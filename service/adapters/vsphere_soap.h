@@ -14,8 +14,9 @@
  *
  * Answers are parsed while they arrive (libxml2's push parser fed from
  * curl's write callback). The objects of a property collector result are
- * handed to vs_retrieve's callback one at a time and freed right after, so a
- * big result never exists as one tree.
+ * built one at a time in reused memory and handed to vs_retrieve's callback,
+ * so a big result never exists as one tree. An answer with a DOCTYPE is
+ * refused (SOAP forbids it), so no entity but the predefined ones exists.
  *
  * Memory: request buffers and parsed responses are heap memory freed by the
  * caller (vs_buf_free, xmlFreeDoc); nothing here allocates in an arena except

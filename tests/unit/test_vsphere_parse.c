@@ -1,0 +1,186 @@
+/* The vSphere adapter's answer parser (dv_vsphere_parse_switch, the same
+ * streaming code read_switch runs on vCenter's RetrievePropertiesEx answer):
+ * what reaches the model when objects are built one at a time from parser
+ * events, fed in network-sized slices. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libxml/parser.h>
+
+#include "adapters/vsphere_parse.h"
+
+#define HEAD                                                                              \
+  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"                                           \
+  "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\""        \
+  " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body>"               \
+  "<RetrievePropertiesExResponse xmlns=\"urn:vim25\"><returnval>"
+#define TAIL "</returnval></RetrievePropertiesExResponse></soapenv:Body></soapenv:Envelope>"
+
+#define SWITCH_OBJ                                                                          \
+  "<objects><obj type=\"VmwareDistributedVirtualSwitch\">dvs-1</obj>"                       \
+  "<propSet><name>config</name><val xsi:type=\"VMwareDVSConfigInfo\"><name>sw</name>"       \
+  "<uuid>u-1</uuid><maxMtu>9000</maxMtu>"                                                   \
+  "<uplinkPortgroup type=\"DistributedVirtualPortgroup\">dvpg-up</uplinkPortgroup></val>"    \
+  "</propSet><propSet><name>summary.hostMember</name><val>"                                 \
+  "<ManagedObjectReference type=\"HostSystem\">host-1</ManagedObjectReference></val>"       \
+  "</propSet></objects>"
+
+/* A growable string, enough for building answers. */
+typedef struct sb {
+  char *p;
+  size_t len, cap;
+} sb_t;
+
+static void sb_add(sb_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  assert_true(n >= 0);
+  if (b->len + (size_t)n + 1 > b->cap) {
+    b->cap = (b->len + (size_t)n + 1) * 2;
+    b->p = realloc(b->p, b->cap);
+    assert_non_null(b->p);
+  }
+  va_start(ap, fmt);
+  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
+
+/* A port group object; name and description are XML text as given. */
+static void add_pg(sb_t *b, const char *key, const char *name, const char *descr, int vlan) {
+  sb_add(b,
+         "<objects><obj type=\"DistributedVirtualPortgroup\">%s</obj><propSet><name>config</name>"
+         "<val xmlns:XMLSchema-instance=\"http://www.w3.org/2001/XMLSchema-instance\""
+         " XMLSchema-instance:type=\"DVPortgroupConfigInfo\"><key>%s</key><name>%s</name>"
+         "<description>%s</description><numPorts>8</numPorts><type>earlyBinding</type>"
+         "<defaultPortConfig XMLSchema-instance:type=\"VMwareDVSPortSetting\">"
+         "<vlan XMLSchema-instance:type=\"VmwareDistributedVirtualSwitchVlanIdSpec\">"
+         "<inherited>false</inherited><vlanId>%d</vlanId></vlan></defaultPortConfig></val>"
+         "</propSet></objects>",
+         key, key, name, descr, vlan);
+}
+
+static dv_pg_cfg_t *pg_named(dv_switch_cfg_t *cfg, const char *name) {
+  for (size_t i = 0; i < cfg->n_portgroups; i++)
+    if (strcmp(cfg->portgroups[i]->name, name) == 0) return cfg->portgroups[i];
+  fail_msg("no port group named \"%s\"", name);
+  return NULL;
+}
+
+static int parse(const sb_t *b, dv_arena_t *a, dv_switch_cfg_t **cfg, dv_err_t *err) {
+  return dv_vsphere_parse_switch(b->p, b->len, a, cfg, err);
+}
+
+/* Many objects, text split across the parser's input slices, entities,
+ * character references, CDATA, a comment inside text, blank-only text. */
+static void objects_reach_the_model(void **state) {
+  (void)state;
+  dv_arena_t *a = dv_arena_new();
+  sb_t b = {0};
+  sb_add(&b, "%s%s", HEAD, SWITCH_OBJ);
+  add_pg(&b, "dvpg-up", "uplinks", "", 0);
+  char *long_text = malloc(5001);
+  assert_non_null(long_text);
+  for (int i = 0; i < 5000; i++) long_text[i] = (char)('a' + i % 26);
+  long_text[5000] = '\0';
+  add_pg(&b, "dvpg-1", "web &amp; db &#233;&lt;", long_text, 10);
+  add_pg(&b, "dvpg-2", "<![CDATA[cd<a>]]>", "   ", 20);
+  add_pg(&b, "dvpg-3", "a<!-- note -->b", "x", 30);
+  for (int i = 0; i < 300; i++) {
+    char key[32], name[32];
+    snprintf(key, sizeof key, "dvpg-n%d", i);
+    snprintf(name, sizeof name, "pg-%d", i);
+    add_pg(&b, key, name, "", 100 + i);
+  }
+  sb_add(&b, "%s", TAIL);
+
+  dv_switch_cfg_t *cfg = NULL;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(parse(&b, a, &cfg, &err), 0);
+  assert_string_equal(cfg->name, "sw");
+  assert_string_equal(cfg->uuid, "u-1");
+  assert_int_equal(cfg->max_mtu, 9000);
+  assert_int_equal(cfg->n_host_members, 1);
+  assert_string_equal(cfg->host_members[0], "host-1");
+  assert_int_equal(cfg->n_portgroups, 303); /* the uplink one is not a port group of the model */
+
+  dv_pg_cfg_t *pg = pg_named(cfg, "web & db \xc3\xa9<");
+  assert_string_equal(pg->key, "dvpg-1");
+  assert_string_equal(pg->description, long_text);
+  assert_int_equal(pg->num_ports, 8);
+  assert_string_equal(pg->binding_type, "earlyBinding");
+  assert_int_equal(pg->default_port_config->vlan->vlan_id, 10);
+  assert_string_equal(pg_named(cfg, "cd<a>")->description, "   ");
+  assert_int_equal(pg_named(cfg, "ab")->default_port_config->vlan->vlan_id, 30);
+  assert_int_equal(pg_named(cfg, "pg-299")->default_port_config->vlan->vlan_id, 399);
+  free(long_text);
+  free(b.p);
+  dv_arena_free(a);
+}
+
+static void refused_answers(void **state) {
+  (void)state;
+  dv_arena_t *a = dv_arena_new();
+  dv_switch_cfg_t *cfg = NULL;
+  sb_t b = {0};
+
+  /* cut after some objects were already handed over */
+  sb_add(&b, "%s%s", HEAD, SWITCH_OBJ);
+  for (int i = 0; i < 20; i++) add_pg(&b, "k", "n", "", 1);
+  b.len -= 40;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(parse(&b, a, &cfg, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_UNAVAILABLE);
+
+  /* SOAP forbids a DOCTYPE: refused, its entities never expanded */
+  b.len = 0;
+  sb_add(&b, "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e \"EEE\">]>%s%s",
+         HEAD + strlen("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"), SWITCH_OBJ);
+  add_pg(&b, "k", "&e;", "", 1);
+  sb_add(&b, "%s", TAIL);
+  dv_err_clear(&err);
+  assert_int_equal(parse(&b, a, &cfg, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_UNAVAILABLE);
+
+  /* a fault, with objects inside it: the fault's code, no object taken */
+  b.len = 0;
+  sb_add(&b,
+         "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\""
+         " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body><soapenv:Fault>"
+         "<faultcode>ServerFaultCode</faultcode><faultstring>no</faultstring><detail>"
+         "<NotAuthenticatedFault xsi:type=\"NotAuthenticated\"/></detail><returnval>%s"
+         "</returnval></soapenv:Fault></soapenv:Body></soapenv:Envelope>",
+         SWITCH_OBJ);
+  dv_err_clear(&err);
+  assert_int_equal(parse(&b, a, &cfg, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_FAILED_PRECONDITION);
+
+  /* not a RetrievePropertiesEx answer */
+  b.len = 0;
+  sb_add(&b, "%s", HEAD);
+  memcpy(strstr(b.p, "RetrievePropertiesExResponse"), "RetrievePropertiesExRespons_", 28);
+  sb_add(&b, "%s</returnval></RetrievePropertiesExRespons_></soapenv:Body></soapenv:Envelope>",
+         SWITCH_OBJ);
+  dv_err_clear(&err);
+  assert_int_equal(parse(&b, a, &cfg, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+
+  free(b.p);
+  dv_arena_free(a);
+}
+
+int main(void) {
+  xmlInitParser();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(objects_reach_the_model),
+      cmocka_unit_test(refused_answers),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
