@@ -10,6 +10,8 @@
 
 int dv_intake_open(dv_arena_t *a, const uint8_t *doc, size_t len, dv_intake_t *in, dv_err_t *err) {
   memset(in, 0, sizeof *in);
+  in->doc_bytes = doc;
+  in->doc_len = len;
   dv_err_t malformed = DV_ERR_INIT;
   if (dv_wire_split_config_lite(a, doc, len, &in->doc, &malformed) != 0) return 1;
   in->settings = dvsconf__v1__switch_config__unpack(dv_arena_allocator(a), in->doc.settings_len,
@@ -46,7 +48,10 @@ static int take_decoded(dv_arena_t *a, const dv_wire_pg_t *pg, size_t index, dv_
   uint8_t *bytes = dv_arena_alloc_raw(a, len + 1);
   if (bytes == NULL) return DV_NOMEM(err);
   dvsconf__v1__portgroup_config__pack(m, bytes);
-  *out = (dv_wire_pg_t){.identity = dv_pg_identity(m), .data = bytes, .len = len};
+  /* encoded as sent (the usual case): keep pointing into the document */
+  bool as_sent = len == pg->len && memcmp(bytes, pg->data, len) == 0;
+  *out = (dv_wire_pg_t){.identity = dv_pg_identity(m), .data = as_sent ? pg->data : bytes,
+                        .len = len};
   if (dv_wire_pg_read(out) != 0) /* protobuf-c's own encoding: never */
     return dv_err_set(err, GRPC_STATUS_INTERNAL, "config.portgroups[%zu]: encoding unreadable",
                       index);
@@ -125,6 +130,27 @@ static int check_unique(dv_arena_t *a, const dv_wire_pg_t *pgs, size_t n, dv_err
   return 0;
 }
 
+/* True when the document's bytes are the canonical encoding already: the
+ * same settings, every port group taken as it was sent (bytes in the
+ * document), in order, laid out as dv_intake_finish would lay them out
+ * (minimal length prefixes, nothing between them). */
+static bool is_canonical(const dv_intake_t *in, size_t cut, size_t total) {
+  const dv_wire_cfg_t *doc = &in->doc, *c = &in->split;
+  const uint8_t *d = in->doc_bytes;
+  if (in->doc_len != total || doc->settings_len != c->settings_len ||
+      memcmp(doc->settings, c->settings, c->settings_len) != 0 ||
+      (cut > 0 && memcmp(d, c->settings, cut) != 0))
+    return false;
+  const uint8_t *at = d + cut;
+  for (size_t k = 0; k < c->n_pgs; k++) {
+    const dv_wire_pg_t *pg = &c->pgs[k];
+    at += dv_wire_ld_size(PORTGROUPS_FIELD, pg->len) - pg->len;
+    if (pg->data != at) return false; /* decoded, reordered, or a longer length prefix */
+    at += pg->len;
+  }
+  return at == d + total - (c->settings_len - cut);
+}
+
 int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known, dv_err_t *err) {
   const dv_wire_cfg_t *doc = &in->doc;
   size_t n = doc->n_pgs;
@@ -148,6 +174,8 @@ int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known,
     if (same != NULL && same->len == pg->len && dv_wire_pg_cmp(same, pg) == 0 &&
         memcmp(same->data, pg->data, pg->len) == 0) {
       pgs[k] = *same;
+      pgs[k].equals = same->data; /* the delta against that version need not compare again */
+      dv_wire_pg_move(&pgs[k], pg->data); /* the same bytes, in the document */
       continue;
     }
     int rc = take_decoded(a, pg, order[k], &pgs[k], err);
@@ -170,6 +198,12 @@ int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known,
   dvsconf__v1__switch_config__pack(in->settings, s);
   size_t cut = dv_wire_offset_after(s, s_len, PORTGROUPS_FIELD), total = s_len;
   for (size_t k = 0; k < n; k++) total += dv_wire_ld_size(PORTGROUPS_FIELD, pgs[k].len);
+  in->split = (dv_wire_cfg_t){.settings = s, .settings_len = s_len, .pgs = pgs, .n_pgs = n};
+  if (is_canonical(in, cut, total)) { /* the common case: sent back as it was read */
+    in->canon = (uint8_t *)in->doc_bytes;
+    in->canon_len = total;
+    return 0;
+  }
   uint8_t *canon = dv_arena_alloc_raw(a, total + 1);
   if (canon == NULL) return DV_NOMEM(err);
   memcpy(canon, s, cut);
@@ -182,6 +216,5 @@ int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known,
   memcpy(canon + at, s + cut, s_len - cut);
   in->canon = canon;
   in->canon_len = at + s_len - cut;
-  in->split = (dv_wire_cfg_t){.settings = s, .settings_len = s_len, .pgs = pgs, .n_pgs = n};
   return 0;
 }

@@ -28,11 +28,14 @@
 
 typedef struct dv_intake {
   dv_switch_cfg_t *settings; /* the switch's own fields (no port groups): checked, canonical */
-  uint8_t *canon;            /* after dv_intake_finish: the whole config, canonical */
+  uint8_t *canon;            /* after dv_intake_finish: the whole config, canonical (the
+                                document's own bytes when they are canonical already) */
   size_t canon_len;
   dv_wire_cfg_t split; /* canon split into settings and port groups, identities set */
   size_t decoded;      /* port groups that had to be decoded (the rest were known) */
   dv_wire_cfg_t doc;   /* the document as sent, split (its port groups point into it) */
+  const uint8_t *doc_bytes;
+  size_t doc_len;
 } dv_intake_t;
 
 /* Split the document and check the switch's own fields. 0; -1 with *err

@@ -161,6 +161,7 @@ static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
       pg->data = data;
       pg->len = n;
       pg->identity = NULL;
+      pg->equals = NULL;
       if (key_and_name(pg) != 0)
         return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored port group is malformed");
       if (identities) {
@@ -204,6 +205,7 @@ dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, cons
   char *ids = (char *)d->settings + w->settings_len;
   for (size_t i = 0; i < w->n_pgs; i++) {
     d->pgs[i] = w->pgs[i];
+    d->pgs[i].equals = NULL; /* kept longer than what it may point to */
     dv_wire_pg_move(&d->pgs[i], to + (w->pgs[i].data - from));
     size_t len = strlen(w->pgs[i].identity) + 1;
     memcpy(ids, w->pgs[i].identity, len);

@@ -23,6 +23,10 @@ typedef struct dv_wire_pg {
   size_t len;
   const uint8_t *key, *name; /* the key and name fields' bytes, inside data */
   size_t key_len, name_len;
+  /* another copy of the same bytes, already compared (intake.h: the port
+   * group of the stored version it was found equal to), or NULL; only ever
+   * compared as a pointer, and only while that version is referenced */
+  const uint8_t *equals;
 } dv_wire_pg_t;
 
 typedef struct dv_wire_cfg {

@@ -142,7 +142,8 @@ int layout_encode_delta_wire(dv_arena_t *a, const dv_wire_cfg_t *prev, const dv_
   for (size_t i = 0, j = 0; i < prev->n_pgs && j < cur->n_pgs;) {
     const dv_wire_pg_t *p = &prev->pgs[i], *c = &cur->pgs[j];
     int order = dv_wire_pg_cmp(p, c);
-    if (order == 0 && p->len == c->len && memcmp(p->data, c->data, c->len) == 0) {
+    if (order == 0 && p->len == c->len &&
+        (c->equals == p->data || memcmp(p->data, c->data, c->len) == 0)) {
       seen[i] = same[j] = 1;
       left_prev--;
     }

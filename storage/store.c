@@ -435,14 +435,17 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
   if (s->cache == NULL) return;
   size_t ilen = dvsconf__v1__version_info__get_packed_size(info);
   uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
-  uint8_t *buf = dv_arena_alloc_raw(a, dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len));
-  if (ibuf == NULL || buf == NULL) return;
+  uint8_t *buf = malloc(dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len));
+  if (ibuf == NULL || buf == NULL) {
+    free(buf);
+    return;
+  }
   dvsconf__v1__version_info__pack(info, ibuf);
   size_t at = 0;
   dv_wire_put_ld(buf, &at, 1, ibuf, ilen);
   dv_wire_put_ld(buf, &at, 2, canon, canon_len);
   int64_t vid = strtoll(info->id, NULL, 10), lin;
-  dv_vcache_put(s->cache, vid, buf, at, lineage);
+  dv_vcache_put_owned(s->cache, vid, buf, at, lineage); /* no second copy */
   char *key = switch_key(a, info->plane, info->switch_uuid);
   if (key != NULL) dv_vcache_note_latest(s->cache, key, vid);
   /* and its split, when there is one: moved onto the cached bytes */

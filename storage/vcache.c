@@ -16,7 +16,7 @@ typedef struct entry {
   void *aux;                 /* derived from data (dv_vcache_set_aux), or NULL */
   size_t aux_bytes;
   size_t len;
-  uint8_t data[];
+  uint8_t *data; /* after the entry, or its own block (dv_vcache_put_owned) */
 } entry_t;
 
 typedef struct hint {
@@ -51,6 +51,12 @@ dv_vcache_t *dv_vcache_new(size_t max_bytes) {
   return c;
 }
 
+static void entry_free(entry_t *e) {
+  free(e->aux);
+  if (e->data != (uint8_t *)(e + 1)) free(e->data);
+  free(e);
+}
+
 static void drop_hints(dv_vcache_t *c) {
   for (size_t b = 0; b < HINT_BUCKETS; b++) {
     hint_t *h = c->hints[b];
@@ -70,18 +76,12 @@ void dv_vcache_free(dv_vcache_t *c) {
   entry_t *e = c->head;
   while (e != NULL) {
     entry_t *next = e->next;
-    free(e->aux);
-    free(e);
+    entry_free(e);
     e = next;
   }
   free(c->buckets);
   pthread_mutex_destroy(&c->mu);
   free(c);
-}
-
-static void entry_free(entry_t *e) {
-  free(e->aux);
-  free(e);
 }
 
 static size_t bucket(const dv_vcache_t *c, int64_t id) {
@@ -176,23 +176,21 @@ void dv_vcache_set_aux(dv_vcache_t *c, int64_t id, const uint8_t *data, void *au
   free(aux);
 }
 
-void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage) {
-  if (c == NULL || len > c->max_bytes / 8) return;
-  entry_t *n = malloc(sizeof *n + len);
-  if (n == NULL) return; /* a cache may forget */
+static void put(dv_vcache_t *c, int64_t id, entry_t *n, uint8_t *data, size_t len,
+                int64_t lineage) {
   n->id = id;
   n->lineage = lineage;
   n->refs = 0;
   n->evicted = false;
+  n->cache = c;
   n->aux = NULL;
   n->aux_bytes = 0;
-  n->cache = c;
   n->len = len;
-  memcpy(n->data, data, len);
+  n->data = data;
   pthread_mutex_lock(&c->mu);
   if (find(c, id) != NULL) { /* another thread was first */
     pthread_mutex_unlock(&c->mu);
-    free(n);
+    entry_free(n);
     return;
   }
   while (c->bytes + len > c->max_bytes && c->tail != NULL) evict(c, c->tail);
@@ -203,6 +201,23 @@ void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, 
   push_front(c, n);
   c->bytes += len;
   pthread_mutex_unlock(&c->mu);
+}
+
+void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage) {
+  if (c == NULL || len > c->max_bytes / 8) return;
+  entry_t *n = malloc(sizeof *n + len);
+  if (n == NULL) return; /* a cache may forget */
+  memcpy(n + 1, data, len);
+  put(c, id, n, (uint8_t *)(n + 1), len, lineage);
+}
+
+void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, int64_t lineage) {
+  entry_t *n = c != NULL && len <= c->max_bytes / 8 ? malloc(sizeof *n) : NULL;
+  if (n == NULL) { /* a cache may forget */
+    free(data);
+    return;
+  }
+  put(c, id, n, data, len, lineage);
 }
 
 static hint_t **hint_slot(dv_vcache_t *c, const char *key) {

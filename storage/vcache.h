@@ -18,6 +18,8 @@ dv_vcache_t *dv_vcache_new(size_t max_bytes); /* NULL when out of memory */
 void dv_vcache_free(dv_vcache_t *c);
 
 void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage);
+/* The same without a copy: data (malloc'd) is the cache's from now on. */
+void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, int64_t lineage);
 
 /* On a hit: 1, with *data pointing into the cache entry, which stays alive
  * (even if evicted meanwhile) until the arena is freed; the version's

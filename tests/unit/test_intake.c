@@ -133,6 +133,47 @@ static void known_port_groups_are_not_decoded(void **state) {
   dv_arena_free(a);
 }
 
+/* A document that is its canonical encoding already is used as it is:
+ * no copy is made, and the split points into it. */
+static void canonical_document_is_not_copied(void **state) {
+  (void)state;
+  dv_arena_t *a = dv_arena_new();
+  dv_switch_cfg_t *c = fake_config(a, "sw", "uuid-1", 40);
+  uint8_t *canon;
+  size_t len;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(dv_config_encode(a, c, &canon, &len, &err), 0);
+  const dv_wire_cfg_t *known = known_split(a, c);
+  dv_intake_t in;
+  assert_int_equal(take(a, canon, len, known, &in, &err), 0);
+  assert_ptr_equal(in.canon, canon);
+  assert_int_equal(in.canon_len, len);
+  assert_true(in.split.pgs[0].data > canon && in.split.pgs[39].data < canon + len);
+  /* one port group changed: decoded, encoded again as it was sent */
+  c->portgroups[5]->num_ports = 99;
+  assert_int_equal(dv_config_encode(a, c, &canon, &len, &err), 0);
+  assert_int_equal(take(a, canon, len, known, &in, &err), 0);
+  assert_int_equal(in.decoded, 1);
+  assert_ptr_equal(in.canon, canon);
+  /* out of canonical order: put together anew */
+  Dvsconf__V1__VlanSpec *v = c->portgroups[5]->default_port_config->vlan;
+  v->kind = DVSCONF__V1__VLAN_KIND__VLAN_KIND_TRUNK;
+  v->n_trunk_ranges = 2;
+  v->trunk_ranges = dv_arena_alloc(a, 2 * sizeof(void *));
+  for (int k = 0; k < 2; k++) {
+    v->trunk_ranges[k] = dv_arena_msg(a, &dvsconf__v1__numeric_range__descriptor);
+    v->trunk_ranges[k]->start = v->trunk_ranges[k]->end = 100 - k;
+  }
+  uint8_t *doc = pack(a, c, &len), *want;
+  size_t want_len;
+  assert_int_equal(dv_config_encode(a, c, &want, &want_len, &err), 0);
+  assert_int_equal(take(a, doc, len, known, &in, &err), 0);
+  assert_true(in.canon != doc);
+  assert_int_equal(in.canon_len, want_len);
+  assert_memory_equal(in.canon, want, want_len);
+  dv_arena_free(a);
+}
+
 /* Each refusal is dv_validate_config's, whether the port group at fault is
  * known or not. */
 static void refuses_what_validation_refuses(void **state) {
@@ -210,6 +251,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(same_bytes_as_decoding_whole),
       cmocka_unit_test(known_port_groups_are_not_decoded),
+      cmocka_unit_test(canonical_document_is_not_copied),
       cmocka_unit_test(refuses_what_validation_refuses),
       cmocka_unit_test(odd_bytes_go_to_the_whole_decode),
   };

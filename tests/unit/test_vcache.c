@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -87,9 +88,33 @@ static void aux_kept_with_its_entry(void **state) {
   dv_vcache_free(c);
 }
 
+/* An entry put without a copy reads the same, and its block goes with it
+ * (on eviction, and when the cache goes): ASan / valgrind check the frees. */
+static void owned_entries(void **state) {
+  (void)state;
+  dv_vcache_t *c = dv_vcache_new(8 * 100);
+  dv_arena_t *a = dv_arena_new();
+  const uint8_t *ref;
+  size_t len;
+  int64_t lineage;
+  for (int64_t id = 1; id <= 10; id++) { /* 1 and 2 are evicted */
+    uint8_t *block = malloc(100);
+    memset(block, (int)id, 100);
+    dv_vcache_put_owned(c, id, block, 100, id);
+  }
+  assert_int_equal(dv_vcache_get_ref(c, 2, a, &ref, &len, &lineage, NULL), 0);
+  assert_int_equal(dv_vcache_get_ref(c, 3, a, &ref, &len, &lineage, NULL), 1);
+  assert_int_equal(ref[99], 3);
+  dv_vcache_put_owned(c, 3, malloc(100), 100, 3); /* there already: dropped */
+  dv_vcache_put_owned(c, 11, malloc(1000), 1000, 0); /* too large: dropped */
+  dv_arena_free(a);
+  dv_vcache_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(hit_miss_and_lru_eviction),
                                      cmocka_unit_test(references_outlive_eviction),
-                                     cmocka_unit_test(aux_kept_with_its_entry)};
+                                     cmocka_unit_test(aux_kept_with_its_entry),
+                                     cmocka_unit_test(owned_entries)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
