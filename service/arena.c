@@ -130,8 +130,10 @@ int dv_arena_push(dv_arena_t *a, void ***arr, size_t *n, size_t *cap, void *item
   return 0;
 }
 
+/* protobuf-c initializes everything it allocates (messages from their
+ * init, arrays and strings as it fills them): no need to zero it first. */
 static void *pb_alloc(void *data, size_t size) {
-  return dv_arena_alloc(data, size);
+  return dv_arena_alloc_raw(data, size);
 }
 
 static void pb_free(void *data, void *p) {

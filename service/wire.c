@@ -50,6 +50,11 @@ static int next_field(const uint8_t **p, const uint8_t *end, unsigned *field, un
   }
 }
 
+int dv_wire_next(const uint8_t **p, const uint8_t *end, unsigned *field, unsigned *type,
+                 const uint8_t **data, size_t *len) {
+  return next_field(p, end, field, type, data, len);
+}
+
 int dv_wire_field(const uint8_t *buf, size_t len, unsigned want, const uint8_t **out,
                   size_t *out_len, dv_err_t *err) {
   const uint8_t *p = buf, *end = buf + len;

@@ -73,6 +73,12 @@ size_t dv_wire_offset_after(const uint8_t *buf, size_t len, unsigned field);
 /* Compare two port groups in canonical order (key, then name, as bytes). */
 int dv_wire_pg_cmp(const dv_wire_pg_t *x, const dv_wire_pg_t *y);
 
+/* The field at *p (< end): its number and wire type, and for a
+ * length-delimited field its payload; *p moves past it. 0, or -1 when
+ * malformed. */
+int dv_wire_next(const uint8_t **p, const uint8_t *end, unsigned *field, unsigned *type,
+                 const uint8_t **data, size_t *len);
+
 /* The byte range of length-delimited field `field` (the first one) of a
  * packed message; -1 (DATA_LOSS) when absent or malformed. */
 int dv_wire_field(const uint8_t *buf, size_t len, unsigned field, const uint8_t **out,
