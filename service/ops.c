@@ -112,12 +112,25 @@ static int take_labels(dv_ctx_t *c, Dvsconf__V1__ExportRequest__LabelsEntry *con
   return 0;
 }
 
+/* Store a version (or find it unchanged), with the call's audit record in
+ * the same transaction: one commit, and never a version without its record. */
+static int store_put(dv_ctx_t *c, dv_put_t *put, dv_version_info_t **out, bool *unchanged,
+                     dv_err_t *err) {
+  if (c->audit != NULL) {
+    c->audit->target = c->audit_target;
+    put->audit = c->audit;
+  }
+  if (dv_store_put_version(c->store, c->arena, put, out, unchanged, err) != 0) return -1;
+  c->audited = c->audit != NULL;
+  return 0;
+}
+
 /* Store a live config as a new version (or find it unchanged). */
 static int store_config(dv_ctx_t *c, const char *plane, dv_switch_cfg_t *cfg, int scope,
                         const char *note, const dv_label_t *labels, size_t n_labels,
                         dv_version_info_t **out, bool *unchanged, dv_err_t *err) {
   dv_put_t put = {plane, cfg, scope, note, labels, n_labels};
-  return dv_store_put_version(c->store, c->arena, &put, out, unchanged, err);
+  return store_put(c, &put, out, unchanged, err);
 }
 
 int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
@@ -167,12 +180,12 @@ static int put_checks(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req, co
   return 0;
 }
 
-static int put_stored(dv_ctx_t *c, const dv_put_t *put, Dvsconf__V1__ExportResponse **out,
+static int put_stored(dv_ctx_t *c, dv_put_t *put, Dvsconf__V1__ExportResponse **out,
                       dv_err_t *err) {
   Dvsconf__V1__ExportResponse *r = NEW(c, dvsconf__v1__export_response);
   if (r == NULL) return DV_NOMEM(err);
   bool unchanged;
-  if (dv_store_put_version(c->store, c->arena, put, &r->version, &unchanged, err) != 0) return -1;
+  if (store_put(c, put, &r->version, &unchanged, err) != 0) return -1;
   r->unchanged = unchanged;
   *out = r;
   return 0;

@@ -18,6 +18,12 @@ typedef struct dv_ctx {
   /* filled by the operation for the audit log (arena strings or NULL) */
   const char *audit_target;
   const char *audit_plan_sha256;
+  /* For an audited call, its record as the server will write it if the
+   * call succeeds (result "OK"): an operation that stores a version writes
+   * it in the same transaction instead, and sets audited. NULL: not
+   * audited. */
+  dv_audit_t *audit;
+  bool audited;
   /* set by an operation that answers with bytes already encoded (the
    * response message is then NULL) */
   const uint8_t *raw_reply;

@@ -313,10 +313,10 @@ static int authorize(call_t *c, dv_caller_t *who, dv_err_t *err) {
   return 0;
 }
 
-static void audit(call_t *c, dv_store_t *store, const dv_caller_t *who, const dv_ctx_t *ctx,
-                  const dv_err_t *result) {
-  char *peer = grpc_call_get_peer(c->call);
-  dv_audit_t ev = {
+/* The call's audit record; peer is the caller's (grpc_call_get_peer). */
+static dv_audit_t audit_record(const call_t *c, const dv_caller_t *who, const dv_ctx_t *ctx,
+                               const dv_err_t *result, const char *peer) {
+  return (dv_audit_t){
       .caller = who->name,
       .role = dv_role_name(who->role),
       .method = c->method->path,
@@ -327,10 +327,14 @@ static void audit(call_t *c, dv_store_t *store, const dv_caller_t *who, const dv
       .result = dv_status_name(result->code),
       .message = result->msg,
   };
+}
+
+static void audit(call_t *c, dv_store_t *store, const dv_caller_t *who, const dv_ctx_t *ctx,
+                  const dv_err_t *result, const char *peer) {
+  dv_audit_t ev = audit_record(c, who, ctx, result, peer);
   dv_err_t err = DV_ERR_INIT;
   if (dv_store_audit_append(store, &ev, &err) != 0)
     fprintf(stderr, "dvsconfd: req=%s: AUDIT LOG WRITE FAILED: %s\n", c->request_id, err.msg);
-  gpr_free(peer);
 }
 
 static void handle(call_t *c, dv_store_t **store) {
@@ -345,14 +349,21 @@ static void handle(call_t *c, dv_store_t **store) {
     dv_ctx_t ctx = {.arena = dv_arena_new(), .planes = c->srv->planes};
     ctx.store = *store;
     dv_caller_t who;
+    char *peer = grpc_call_get_peer(c->call);
     if (ctx.arena == NULL || ctx.store == NULL) {
       DV_NOMEM(&err);
     } else if (authorize(c, &who, &err) != 0) {
-      audit(c, *store, &who, &ctx, &err);
+      audit(c, *store, &who, &ctx, &err, peer);
     } else {
+      /* a call that stores a version writes its record with it (ops.h) */
+      const dv_err_t ok = DV_ERR_INIT;
+      dv_audit_t on_success = audit_record(c, &who, &ctx, &ok, peer);
+      if (c->method->audited) ctx.audit = &on_success;
       decode_and_run(c, &ctx, &err);
-      if (c->method->audited) audit(c, *store, &who, &ctx, &err);
+      if (c->method->audited && !(ctx.audited && err.code == GRPC_STATUS_OK))
+        audit(c, *store, &who, &ctx, &err, peer);
     }
+    gpr_free(peer);
     dv_arena_free(ctx.arena);
   }
   c->status = err.code;

@@ -752,7 +752,8 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
       *out = prev_info;
       PQclear(r);
       r = NULL;
-      rc = store_commit(s, err);
+      if (put->audit == NULL || dv_store_audit_append(s, put->audit, err) == 0)
+        rc = store_commit(s, err);
       goto cleanup;
     }
     int64_t prev_base = col_i64(r, 0, VINFO_NCOLS);
@@ -816,6 +817,7 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   if (row_to_info(a, r, 0, out, err) != 0) goto cleanup;
   PQclear(r);
   r = NULL;
+  if (put->audit != NULL && dv_store_audit_append(s, put->audit, err) != 0) goto cleanup;
   rc = store_commit(s, err);
   if (rc == 0) dv_listcache_changed(s->lists);
   /* The next version of this switch is stored against this one: keep it

@@ -52,6 +52,11 @@ typedef struct dv_label {
   const char *value;
 } dv_label_t;
 
+typedef struct dv_audit {
+  const char *caller, *role, *method, *peer, *request_id, *target, *plan_sha256, *result,
+      *message;
+} dv_audit_t;
+
 /* A new version for put_version. */
 typedef struct dv_put {
   const char *plane;
@@ -66,6 +71,8 @@ typedef struct dv_put {
   const uint8_t *canon;
   size_t canon_len;
   const dv_wire_cfg_t *canon_split;
+  /* When set, appended to the audit log in the same transaction. */
+  const dv_audit_t *audit;
 } dv_put_t;
 
 /* Store config as the next version of its switch (found by plane + uuid,
@@ -149,12 +156,7 @@ int dv_store_record_import(dv_store_t *s, dv_arena_t *a, const dv_import_rec_t *
 int dv_store_lock_switch(dv_store_t *s, const char *plane, const char *switch_key, dv_err_t *err);
 void dv_store_unlock_switch(dv_store_t *s, const char *plane, const char *switch_key);
 
-/* The audit log (append-only). */
-typedef struct dv_audit {
-  const char *caller, *role, *method, *peer, *request_id, *target, *plan_sha256, *result,
-      *message;
-} dv_audit_t;
-
+/* The audit log (append-only): one record (dv_audit_t, above). */
 int dv_store_audit_append(dv_store_t *s, const dv_audit_t *ev, dv_err_t *err);
 
 /* Newest first; method "" = all. */

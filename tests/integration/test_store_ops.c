@@ -608,6 +608,34 @@ static void list_pages_follow_every_write(void **state) {
   dv_listcache_free(lc); /* pages handed out were copies: nothing refers to it */
 }
 
+/* A stored version's audit record is written in the version's transaction:
+ * there when the version is, absent when nothing was stored. */
+static void audit_record_commits_with_the_version(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_audit_t rec = {.caller = "it", .role = "operator", .method = "PutVersion", .peer = "test",
+                    .request_id = "it-audit-1", .result = "OK", .message = ""};
+  Dvsconf__V1__PutVersionRequest req = DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
+  Dvsconf__V1__ExportResponse *resp;
+  req.plane = "fake";
+  req.config = fake_config(f->a, "sw-audit", "uuid-audit", 3);
+  req.config->portgroups[1]->default_port_config->vlan->vlan_id = 9999; /* refused */
+  f->ctx.audit = &rec;
+  f->ctx.audited = false;
+  assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), -1);
+  assert_false(f->ctx.audited);
+  req.config->portgroups[1]->default_port_config->vlan->vlan_id = 10;
+  dv_err_clear(&err);
+  assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), 0);
+  assert_true(f->ctx.audited);
+  f->ctx.audit = NULL;
+  PGresult *r = sql("SELECT count(*), min(target) FROM audit_events WHERE request_id = 'it-audit-1'",
+                    0, NULL);
+  assert_string_equal(PQgetvalue(r, 0, 0), "1");
+  assert_string_equal(PQgetvalue(r, 0, 1), "fake/sw-audit");
+  PQclear(r);
+}
+
 static void database_down_is_unavailable(void **state) {
   dv_store_t *s = NULL;
   dv_err_t err = DV_ERR_INIT;
@@ -643,6 +671,7 @@ int main(void) {
       cmocka_unit_test(corrupt_version_is_data_loss_and_never_applied),
       cmocka_unit_test(put_version_validates_documents),
       cmocka_unit_test(list_pages_follow_every_write),
+      cmocka_unit_test(audit_record_commits_with_the_version),
       cmocka_unit_test(database_down_is_unavailable),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -82,6 +82,12 @@ class Security(unittest.TestCase):
         ok_import = next(e for e in events if e.caller == "local-admin" and e.method.endswith("Import"))
         self.assertEqual(len(ok_import.plan_sha256), 64)
         self.assertIn("version %s" % latest.id, ok_import.target)
+        # an Export that stores writes its record in the version's own transaction: once, complete
+        ok_export = next(e for e in events if e.caller == "local-operator" and e.method.endswith("Export")
+                         and e.result == "OK")
+        self.assertIn("DVS0", ok_export.target)
+        self.assertTrue(ok_export.peer and ok_export.request_id)
+        self.assertEqual([e.request_id for e in events].count(ok_export.request_id), 1)
         # filtered and paged
         page = admin.ListAuditEvents(pb.ListAuditEventsRequest(page_size=1, method=EXPORT), timeout=T)
         self.assertEqual(len(page.events), 1)
