@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strmap.h"
 #include "validate.h"
 
 #define PORTGROUPS_FIELD 12 /* SwitchConfig.portgroups */
@@ -58,12 +59,6 @@ static int take_decoded(dv_arena_t *a, const dv_wire_pg_t *pg, size_t index, dv_
   return 0;
 }
 
-static uint64_t hash_bytes(const uint8_t *s, size_t n) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-  return h;
-}
-
 typedef struct slot {
   const uint8_t *s; /* NULL: free */
   size_t len;
@@ -71,7 +66,7 @@ typedef struct slot {
 
 /* Add s to the open-addressed set; true when it was there already. */
 static bool seen_before(slot_t *slots, size_t mask, const uint8_t *s, size_t len) {
-  for (size_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
+  for (size_t i = dv_hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
     if (slots[i].s == NULL) {
       slots[i] = (slot_t){s, len};
       return false;

@@ -18,12 +18,19 @@ struct dv_strmap {
   size_t used; /* count + tombstones */
 };
 
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ull;
-  }
+#define FNV_OFFSET 1469598103934665603ull
+#define FNV_PRIME 1099511628211ull
+
+uint64_t dv_hash_bytes(const void *p, size_t n) {
+  const unsigned char *b = p;
+  uint64_t h = FNV_OFFSET;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
+  return h;
+}
+
+uint64_t dv_hash_str(const char *s) {
+  uint64_t h = FNV_OFFSET;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * FNV_PRIME;
   return h;
 }
 
@@ -40,7 +47,7 @@ dv_strmap_t *dv_strmap_new(dv_arena_t *a, size_t expected) {
 }
 
 static slot_t *find(const dv_strmap_t *m, const char *key) {
-  size_t i = hash_str(key) & (m->cap - 1);
+  size_t i = dv_hash_str(key) & (m->cap - 1);
   for (;;) {
     slot_t *s = &m->slots[i];
     if (s->key == NULL) return NULL;
@@ -70,7 +77,7 @@ int dv_strmap_put(dv_strmap_t *m, const char *key, void *value) {
     return 0;
   }
   if ((m->used + 1) * 2 > m->cap && grow(m) != 0) return -1;
-  size_t i = hash_str(key) & (m->cap - 1);
+  size_t i = dv_hash_str(key) & (m->cap - 1);
   while (m->slots[i].key != NULL && m->slots[i].key != TOMBSTONE) i = (i + 1) & (m->cap - 1);
   if (m->slots[i].key == NULL) m->used++;
   m->slots[i].key = key;

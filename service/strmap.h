@@ -5,8 +5,14 @@
 #define DV_STRMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arena.h"
+
+/* FNV-1a, the hash of the maps and caches here: of n bytes, and of a C
+ * string. */
+uint64_t dv_hash_bytes(const void *p, size_t n);
+uint64_t dv_hash_str(const char *s);
 
 typedef struct dv_strmap dv_strmap_t;
 

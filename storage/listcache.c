@@ -8,6 +8,8 @@
 
 #include <libpq-fe.h>
 
+#include "strmap.h"
+
 #define CHANNEL "dvsconf_versions" /* migration 4's triggers notify here */
 #define NBUCKETS 1024              /* a power of two */
 
@@ -135,10 +137,7 @@ static void poll_writes(dv_listcache_t *c) {
 }
 
 static size_t bucket(const void *key, size_t len) {
-  const uint8_t *k = key;
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < len; i++) h = (h ^ k[i]) * 1099511628211ull;
-  return (size_t)(h >> 32) & (NBUCKETS - 1);
+  return (size_t)(dv_hash_bytes(key, len) >> 32) & (NBUCKETS - 1);
 }
 
 static page_t *find(dv_listcache_t *c, const void *key, size_t key_len) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strmap.h"
+
 typedef struct entry {
   int64_t id;
   int64_t lineage;
@@ -221,9 +223,7 @@ void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, 
 }
 
 static hint_t **hint_slot(dv_vcache_t *c, const char *key) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (const char *k = key; *k; k++) h = (h ^ (unsigned char)*k) * 1099511628211ull;
-  hint_t **p = &c->hints[(h >> 32) & (HINT_BUCKETS - 1)];
+  hint_t **p = &c->hints[(dv_hash_str(key) >> 32) & (HINT_BUCKETS - 1)];
   while (*p != NULL && strcmp((*p)->key, key) != 0) p = &(*p)->next;
   return p;
 }
