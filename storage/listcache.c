@@ -85,9 +85,13 @@ static void on_notice(void *arg, const PGresult *r) {
 
 /* A new connection LISTENing on CHANNEL, or NULL. */
 static PGconn *listen_conn(dv_listcache_t *c, const char *conninfo) {
-  /* as the store connects (store.c), conninfo expanded from dbname */
-  const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-  const char *vals[] = {conninfo, "5", "dvsconfd-listen", NULL};
+  /* as the store connects (store.c), conninfo expanded from dbname; TCP
+   * keepalives, so that a network that fails silently is noticed within
+   * about ten seconds (a closed connection is noticed at once) */
+  const char *keys[] = {"dbname",        "connect_timeout",     "application_name",
+                        "keepalives",    "keepalives_idle",     "keepalives_interval",
+                        "keepalives_count", NULL};
+  const char *vals[] = {conninfo, "5", "dvsconfd-listen", "1", "5", "2", "3", NULL};
   PGconn *conn = PQconnectdbParams(keys, vals, 1);
   if (conn == NULL) return NULL;
   if (PQstatus(conn) == CONNECTION_OK) {

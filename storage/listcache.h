@@ -20,7 +20,10 @@
  * they were read in and only served in that generation. While the listening
  * connection is down nothing is served or kept (every call reads the
  * database); when it is back, a new generation starts, since notifications
- * may have been missed.
+ * may have been missed. A connection PostgreSQL closes is noticed at the
+ * next lookup; one that a failing network cuts silently, within about ten
+ * seconds (TCP keepalives): until then another process's writes may not
+ * show here.
  *
  * Bounded by bytes: when a page does not fit, every page is dropped (pages of
  * the switches in use are read again at once; simpler and as effective as an
