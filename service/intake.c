@@ -162,6 +162,9 @@ int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known,
   if (!sorted) qsort_r(order, n, sizeof *order, cmp_index, (void *)doc->pgs);
   in->decoded = 0;
   size_t j = 0;
+  /* a stored port group vouches for one sent only if it passed these
+   * checks itself (Export stores what the plane has, as it is) */
+  if (known != NULL && !known->validated) known = NULL;
   for (size_t k = 0; k < n; k++) {
     const dv_wire_pg_t *pg = &doc->pgs[order[k]];
     while (known != NULL && j < known->n_pgs && dv_wire_pg_cmp(&known->pgs[j], pg) < 0) j++;
@@ -193,7 +196,8 @@ int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known,
   dvsconf__v1__switch_config__pack(in->settings, s);
   size_t cut = dv_wire_offset_after(s, s_len, PORTGROUPS_FIELD), total = s_len;
   for (size_t k = 0; k < n; k++) total += dv_wire_ld_size(PORTGROUPS_FIELD, pgs[k].len);
-  in->split = (dv_wire_cfg_t){.settings = s, .settings_len = s_len, .pgs = pgs, .n_pgs = n};
+  in->split = (dv_wire_cfg_t){
+      .settings = s, .settings_len = s_len, .pgs = pgs, .n_pgs = n, .validated = true};
   if (is_canonical(in, cut, total)) { /* the common case: sent back as it was read */
     in->canon = (uint8_t *)in->doc_bytes;
     in->canon_len = total;

@@ -4,7 +4,8 @@
  * A document is most often the switch's latest version with a few port
  * groups changed. A port group whose bytes equal those of the port group
  * with the same key and name in a stored version of the switch (`known`, a
- * verified canonical split) is that port group, already checked and already
+ * verified canonical split that intake made, so every port group in it
+ * passed these checks) is that port group, already checked and already
  * canonical: it is taken as it is, without being decoded. Every other port
  * group is decoded, checked (dv_validate_portgroup and its strings), made
  * canonical and encoded again. The switch's own fields are always decoded
@@ -12,9 +13,11 @@
  * unique) run, and the canonical encoding is put together.
  *
  * The result is the canonical encoding that decoding the whole document,
- * dv_validate_config and dv_config_encode give, byte for byte
- * (tests/unit/test_intake.c checks this), at a cost that grows with what
- * changed rather than with the size of the switch. */
+ * dv_validate_config and dv_config_encode give, byte for byte, and the same
+ * verdict (tests/unit/test_intake.c checks this, fuzz_canon on every
+ * input), at a cost that grows with what changed rather than with the size
+ * of the switch. When a document has several faults, which one is reported
+ * may differ: port groups are checked in canonical order. */
 #ifndef DV_INTAKE_H
 #define DV_INTAKE_H
 
@@ -46,8 +49,8 @@ typedef struct dv_intake {
 int dv_intake_open(dv_arena_t *a, const uint8_t *doc, size_t len, dv_intake_t *in, dv_err_t *err);
 
 /* Take the port groups: from `known` (a canonical split with identities of
- * a stored, verified version of the switch; NULL for none) when equal,
- * else decoded and checked. Then the cross checks and the canonical
+ * a stored, verified version of the switch; NULL for none; not used unless
+ * validated) when equal, else decoded and checked. Then the cross checks and the canonical
  * encoding. 0, -1 with *err, or 1 as above. */
 int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known, dv_err_t *err);
 

@@ -221,12 +221,21 @@ int dv_op_put_version_packed(dv_ctx_t *c, const uint8_t *bytes, size_t len,
   if (dv_validate_strings(&req->base, err) != 0 ||
       dv_validate_name("plane", req->plane, true, err) != 0)
     return -1;
-  if ((rc = dv_intake_open(c->arena, doc, doc_len, &in, err)) != 0) goto done;
+  rc = dv_intake_open(c->arena, doc, doc_len, &in, err);
+  /* decoded even when refused: named in the audit log, if it is text */
+  if (in.settings != NULL && dv_utf8_valid(in.settings->name, strlen(in.settings->name)))
+    c->audit_target = dv_arena_printf(c->arena, "%s/%s", req->plane, in.settings->name);
+  if (rc != 0) goto done;
   dv_label_t *labels;
   if (put_checks(c, req, in.settings->name, &labels, err) != 0) return -1;
-  const dv_wire_cfg_t *known;
-  if (dv_store_latest_split(c->store, c->arena, req->plane, in.settings->uuid, &known, err) != 0)
-    return -1;
+  /* Only a shortcut: without it every port group is decoded and checked,
+   * and a database that cannot be reached says so when the version is
+   * stored. */
+  const dv_wire_cfg_t *known = NULL;
+  dv_err_t ignored = DV_ERR_INIT;
+  if (dv_store_latest_split(c->store, c->arena, req->plane, in.settings->uuid, &known,
+                            &ignored) != 0)
+    known = NULL;
   if ((rc = dv_intake_finish(c->arena, &in, known, err)) != 0) goto done;
   dv_put_t put = {req->plane, in.settings, req->scope, req->note, labels, req->n_labels,
                   in.canon, in.canon_len, &in.split};
@@ -680,6 +689,10 @@ int dv_op_import(dv_ctx_t *c, const Dvsconf__V1__ImportRequest *req,
                       "mode: must be IMPORT_MODE_CREATE_ORIGINAL, IMPORT_MODE_CREATE_NEW or"
                       " IMPORT_MODE_APPLY_EXISTING (got %d)",
                       req->mode);
+  /* An import's record says what was applied (its plan's hash, its result):
+   * the server writes it when the import is over, not with the safety
+   * version stored on the way. */
+  c->audit = NULL;
   bool apply = req->mode == DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_APPLY_EXISTING;
   bool create_new = req->mode == DVSCONF__V1__IMPORT_MODE__IMPORT_MODE_CREATE_NEW;
   if (!apply && (req->target_switch_name[0] || req->target_switch_uuid[0]))

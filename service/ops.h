@@ -19,9 +19,9 @@ typedef struct dv_ctx {
   const char *audit_target;
   const char *audit_plan_sha256;
   /* For an audited call, its record as the server will write it if the
-   * call succeeds (result "OK"): an operation that stores a version writes
-   * it in the same transaction instead, and sets audited. NULL: not
-   * audited. */
+   * call succeeds (result "OK"): Export and PutVersion, whose result is the
+   * version they store, write it in that version's transaction instead and
+   * set audited. NULL: not audited (or not that way: Import). */
   dv_audit_t *audit;
   bool audited;
   /* set by an operation that answers with bytes already encoded (the

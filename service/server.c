@@ -606,13 +606,15 @@ void dv_server_stop(dv_server_t *s, int grace_ms) {
        * half-written. A handler inside a plane call is left to finish (it
        * may be undoing an import), within the plane's own timeout. */
       for (int round = 0;; round++) {
-        /* every running statement first; then, every 100 ms, those still
-         * waiting: a handler between statements at the first round may go
-         * on to wait on a lock */
+        /* every running statement first; then those that have been running
+         * for a second, checked every 100 ms: a handler between statements
+         * at the first round may go on to wait on a lock, while one writing
+         * down what a plane call did (an import's record) takes
+         * milliseconds and is let be */
         pthread_mutex_lock(&s->mu);
         int done = s->shutdown_notified && atomic_load(&s->inflight) == 0;
         for (int i = 0; !done && i < s->nthreads; i++)
-          dv_store_cancel(s->stores[i], round ? 100 : 0);
+          dv_store_cancel(s->stores[i], round ? 1000 : 0);
         pthread_mutex_unlock(&s->mu);
         if (done) break;
         wait_until(s, notified_and_idle, 100);

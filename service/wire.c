@@ -206,6 +206,7 @@ dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, cons
   d->n_pgs = w->n_pgs;
   d->settings = (uint8_t *)(d->pgs + w->n_pgs);
   d->settings_len = w->settings_len;
+  d->validated = w->validated;
   if (w->settings_len) memcpy(d->settings, w->settings, w->settings_len);
   char *ids = (char *)d->settings + w->settings_len;
   for (size_t i = 0; i < w->n_pgs; i++) {

@@ -11,6 +11,7 @@
 #ifndef DV_WIRE_H
 #define DV_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,10 @@ typedef struct dv_wire_cfg {
   size_t settings_len;
   dv_wire_pg_t *pgs;
   size_t n_pgs;
+  /* every port group passed PutVersion's checks (a split intake.h made);
+   * false for a split of stored bytes, which Export may have taken from a
+   * plane as it was */
+  bool validated;
 } dv_wire_cfg_t;
 
 /* Split a packed SwitchConfig; the result points into buf. DATA_LOSS when

@@ -1,10 +1,12 @@
 #include "listcache.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -12,9 +14,11 @@
 
 #define CHANNEL "dvsconf_versions" /* migration 4's triggers notify here */
 #define NBUCKETS 1024              /* a power of two */
+#define PAGE_MAX_AGE_MS 5000       /* a backstop for notifications that never come */
 
 typedef struct page {
   struct page *next; /* hash bucket */
+  int64_t read_ms;   /* CLOCK_MONOTONIC, when it was read from the database */
   size_t key_len, len;
   uint8_t bytes[]; /* the key, then the page */
 } page_t;
@@ -28,21 +32,30 @@ struct dv_listcache {
   time_t retry_at;  /* CLOCK_MONOTONIC seconds of the next attempt */
   int64_t gen;      /* bumped by every write seen */
   int64_t map_gen;  /* the generation the kept pages were read in */
+  int writing;      /* this process's writes between their commit and _changed */
+  pthread_t watcher; /* reads notifications while no call does (watch) */
+  bool watching, stopping;
+  int wake[2];      /* a pipe: wakes the watcher to stop */
   page_t *buckets[NBUCKETS];
   size_t bytes, max_bytes;
   uint64_t hits;
 };
 
+static void *watch(void *arg);
+
 dv_listcache_t *dv_listcache_new(const char *conninfo, size_t max_bytes) {
   dv_listcache_t *c = calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   c->conninfo = strdup(conninfo != NULL ? conninfo : "");
-  if (c->conninfo == NULL) {
+  if (c->conninfo == NULL || pipe(c->wake) != 0) {
+    free(c->conninfo);
     free(c);
     return NULL;
   }
   pthread_mutex_init(&c->mu, NULL);
   c->max_bytes = max_bytes;
+  /* without it the cache still works, only less often */
+  c->watching = pthread_create(&c->watcher, NULL, watch, c) == 0;
   return c;
 }
 
@@ -61,6 +74,16 @@ static void drop_pages(dv_listcache_t *c) {
 
 void dv_listcache_free(dv_listcache_t *c) {
   if (c == NULL) return;
+  if (c->watching) {
+    pthread_mutex_lock(&c->mu);
+    c->stopping = true;
+    pthread_mutex_unlock(&c->mu);
+    ssize_t w = write(c->wake[1], "x", 1);
+    (void)w; /* the watcher also looks every second */
+    pthread_join(c->watcher, NULL);
+  }
+  close(c->wake[0]);
+  close(c->wake[1]);
   drop_pages(c);
   if (c->conn != NULL) PQfinish(c->conn);
   pthread_mutex_destroy(&c->mu);
@@ -72,6 +95,12 @@ static time_t now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return t.tv_sec;
+}
+
+static int64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* An idle connection's ErrorResponse (such as "terminating connection due to
@@ -140,6 +169,27 @@ static void poll_writes(dv_listcache_t *c) {
   c->gen++; /* notifications were not heard while down */
 }
 
+/* The watcher: reads notifications as they arrive, also while no call
+ * looks pages up. Otherwise a process that serves no ListVersions would
+ * leave them unread, and its listening backend would hold up PostgreSQL's
+ * notification queue for everyone. Also reconnects when the connection is
+ * lost. */
+static void *watch(void *arg) {
+  dv_listcache_t *c = arg;
+  pthread_mutex_lock(&c->mu);
+  while (!c->stopping) {
+    int fd = c->conn != NULL ? PQsocket(c->conn) : -1;
+    pthread_mutex_unlock(&c->mu);
+    /* the socket may be closed by a lookup meanwhile: a spurious wake-up */
+    struct pollfd p[2] = {{c->wake[0], POLLIN, 0}, {fd, POLLIN, 0}};
+    (void)poll(p, fd >= 0 ? 2 : 1, 1000);
+    pthread_mutex_lock(&c->mu);
+    if (!c->stopping) poll_writes(c);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
 static size_t bucket(const void *key, size_t len) {
   return (size_t)(dv_hash_bytes(key, len) >> 32) & (NBUCKETS - 1);
 }
@@ -156,11 +206,12 @@ int dv_listcache_get(dv_listcache_t *c, const void *key, size_t key_len, dv_aren
   if (c == NULL) return 0;
   pthread_mutex_lock(&c->mu);
   poll_writes(c);
-  if (c->conn == NULL) {
+  if (c->conn == NULL || c->writing > 0) {
     pthread_mutex_unlock(&c->mu);
     return 0;
   }
   page_t *p = c->map_gen == c->gen ? find(c, key, key_len) : NULL;
+  if (p != NULL && now_ms() - p->read_ms > PAGE_MAX_AGE_MS) p = NULL; /* read again */
   uint8_t *copy = p != NULL ? dv_arena_alloc_raw(a, p->len + 1) : NULL;
   if (copy != NULL) {
     memcpy(copy, p->bytes + p->key_len, p->len);
@@ -182,26 +233,44 @@ void dv_listcache_put(dv_listcache_t *c, const void *key, size_t key_len, int64_
   if (p == NULL) return; /* a cache may forget */
   p->key_len = key_len;
   p->len = len;
+  p->read_ms = now_ms();
   memcpy(p->bytes, key, key_len);
   memcpy(p->bytes + key_len, data, len);
   pthread_mutex_lock(&c->mu);
-  if (gen != c->gen || c->conn == NULL || (c->map_gen == gen && find(c, key, key_len) != NULL)) {
+  page_t *old = c->map_gen == gen ? find(c, key, key_len) : NULL;
+  if (gen != c->gen || c->conn == NULL || c->writing > 0 ||
+      (old != NULL && now_ms() - old->read_ms <= PAGE_MAX_AGE_MS)) {
     pthread_mutex_unlock(&c->mu); /* a write since it was read, or another thread was first */
     free(p);
     return;
   }
+  size_t b = bucket(key, key_len);
+  if (old != NULL) { /* aged out: this one takes its place */
+    page_t **at = &c->buckets[b];
+    while (*at != old) at = &(*at)->next;
+    *at = old->next;
+    c->bytes -= sizeof(page_t) + old->key_len + old->len;
+    free(old);
+  }
   if (c->map_gen != gen || c->bytes + size > c->max_bytes) drop_pages(c);
   c->map_gen = gen;
-  size_t b = bucket(key, key_len);
   p->next = c->buckets[b];
   c->buckets[b] = p;
   c->bytes += size;
   pthread_mutex_unlock(&c->mu);
 }
 
-void dv_listcache_changed(dv_listcache_t *c) {
+void dv_listcache_writing(dv_listcache_t *c) {
   if (c == NULL) return;
   pthread_mutex_lock(&c->mu);
+  c->writing++;
+  pthread_mutex_unlock(&c->mu);
+}
+
+void dv_listcache_written(dv_listcache_t *c) {
+  if (c == NULL) return;
+  pthread_mutex_lock(&c->mu);
+  c->writing--;
   c->gen++;
   pthread_mutex_unlock(&c->mu);
 }

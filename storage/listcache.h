@@ -4,17 +4,21 @@
  * exist, and those rows are only ever added. So an encoded page stays right
  * until the next write, and the cache only has to learn of every write:
  *
- *  - writes by this process: the store calls dv_listcache_changed() after
- *    committing one, before the caller answers, so a process reads its own
- *    writes;
+ *  - writes by this process: the store brackets their commit with
+ *    dv_listcache_writing() and _written(), so a process reads its own
+ *    writes, and nobody is served a page from before a write that another
+ *    call could already have seen;
  *  - writes by anyone else (another dvsconfd on the same database, SQL by
  *    hand): triggers on versions, switches and switch_aliases NOTIFY channel
  *    "dvsconf_versions" (migration 4). The cache LISTENs on a connection of
- *    its own and reads pending notifications before every lookup, so such a
- *    write shows in this process's lists as soon as PostgreSQL has delivered
- *    the notification (well under a millisecond after the commit on one
- *    machine; the window is between the writer's commit and the listening
- *    backend passing the notification on).
+ *    its own, read by a thread of its own as notifications arrive and again
+ *    before every lookup, so such a write shows in this process's lists as
+ *    soon as PostgreSQL has delivered the notification (well under a
+ *    millisecond after the commit on one machine; the window is between the
+ *    writer's commit and the listening backend passing the notification
+ *    on). The connection must be a direct one (LISTEN does not work through
+ *    a transaction pooler); as a backstop, no page is served more than
+ *    5 seconds after it was read.
  *
  * Every write starts a new generation; pages are kept with the generation
  * they were read in and only served in that generation. While the listening
@@ -55,8 +59,12 @@ int dv_listcache_get(dv_listcache_t *c, const void *key, size_t key_len, dv_aren
 void dv_listcache_put(dv_listcache_t *c, const void *key, size_t key_len, int64_t gen,
                       const uint8_t *data, size_t len);
 
-/* This process committed a write that lists could show. NULL-safe. */
-void dv_listcache_changed(dv_listcache_t *c);
+/* This process is about to commit a write that lists could show, and has
+ * committed it (or failed to): between the two nothing is served or kept,
+ * since the write may already be visible to others. NULL-safe; always in
+ * pairs. */
+void dv_listcache_writing(dv_listcache_t *c);
+void dv_listcache_written(dv_listcache_t *c);
 
 /* Pages answered from the cache so far (for tests and diagnostics). */
 uint64_t dv_listcache_hits(dv_listcache_t *c);

@@ -131,7 +131,8 @@ static int fail_from_result(dv_store_t *s, PGresult *r, const char *what, dv_err
 
 static int preparable(const char *sql) {
   return strncmp(sql, "SELECT", 6) == 0 || strncmp(sql, "INSERT", 6) == 0 ||
-         strncmp(sql, "UPDATE", 6) == 0 || strncmp(sql, "DELETE", 6) == 0;
+         strncmp(sql, "UPDATE", 6) == 0 || strncmp(sql, "DELETE", 6) == 0 ||
+         strncmp(sql, "WITH", 4) == 0;
 }
 
 /* Execute sql, prepared on this connection the first time it is seen. A
@@ -776,7 +777,7 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
       cur_w = w;
     }
     if (layout_encode_delta_wire(a, prev_w, cur_w, &body, err) != 0) goto cleanup;
-      chain = prev_chain + (int64_t)body.len;
+    chain = prev_chain + (int64_t)body.len;
     if (chain <= base_len && latest + 1 - prev_base < MAX_CHAIN_LENGTH)
       base = prev_base;
     else
@@ -818,8 +819,9 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   PQclear(r);
   r = NULL;
   if (put->audit != NULL && dv_store_audit_append(s, put->audit, err) != 0) goto cleanup;
+  dv_listcache_writing(s->lists);
   rc = store_commit(s, err);
-  if (rc == 0) dv_listcache_changed(s->lists);
+  dv_listcache_written(s->lists);
   /* The next version of this switch is stored against this one: keep it
    * in the cache, as verified as a read would have it (its bytes are the
    * ones just checksummed). */
@@ -992,8 +994,9 @@ int dv_store_record_import(dv_store_t *s, dv_arena_t *a, const dv_import_rec_t *
     PQclear(r);
     r = NULL;
   }
+  if (rec->continue_lineage) dv_listcache_writing(s->lists);
   rc = store_commit(s, err);
-  if (rc == 0 && rec->continue_lineage) dv_listcache_changed(s->lists);
+  if (rec->continue_lineage) dv_listcache_written(s->lists);
 cleanup:
   PQclear(r);
   if (rc != 0) store_rollback(s);

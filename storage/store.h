@@ -30,8 +30,8 @@ void dv_store_close(dv_store_t *s); /* NULL-safe */
 /* Cancel the statement this store's connection is running, if it has run
  * for at least min_running_ms (from any thread; the owner's call then fails
  * and its transaction rolls back). Used when a graceful stop runs out of
- * time: once for every statement, then again and again for those still
- * waiting (a call that was between statements at the first cancel may go
+ * time: once for every statement, then for those still running after a
+ * second (a call that was between statements at the first cancel may go
  * on to wait on a lock). */
 void dv_store_cancel(dv_store_t *s, int min_running_ms);
 

@@ -871,7 +871,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
   if (rx->bytes + n > VS_MAX_RESPONSE) return 0; /* aborts with CURLE_WRITE_ERROR */
   rx->bytes += n;
   rx_feed(rx, data, n);
-  return n;
+  /* out of memory, or not a SOAP answer: the rest need not be received
+   * (an object the caller refused is different: the answer's token, still
+   * to come, is what cancels the rest of the result) */
+  return rx->oom || rx->refused ? 0 : n;
 }
 
 static int session_init(vs_session_t *s, dv_err_t *err) {
@@ -940,6 +943,8 @@ static int post(vs_session_t *s, const char *method, const vs_buf_t *req, long *
   CURLcode rc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, req->p);
   if (rc == CURLE_OK) rc = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
   if (rc == CURLE_OK) rc = curl_easy_perform(s->curl);
+  if (rc == CURLE_WRITE_ERROR && (s->rx.oom || s->rx.refused))
+    rc = CURLE_OK; /* we stopped receiving it (on_write): the parse's verdict is the caller's */
   if (rc != CURLE_OK) {
     const char *why = "cannot reach it";
     if (rc == CURLE_OPERATION_TIMEDOUT) why = "timed out";

@@ -98,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (y == NULL) break;
       FUZZ_CHECK(dv_wire_split_config(a, ey0.p, ey0.n, &known_w, &werr) == 0,
                  "a canonical encoding does not split: %s", werr.msg);
+      known_w.validated = true; /* B passed PutVersion's checks (decode()) */
       known = &known_w;
     }
     dv_intake_t in;

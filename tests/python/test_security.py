@@ -68,6 +68,11 @@ class Security(unittest.TestCase):
         self.assertEqual(self.status(operator.Import, imp), denied)
         self.assertEqual(self.status(viewer.ListAuditEvents, pb.ListAuditEventsRequest()), denied)
         self.assertEqual(self.status(admin.Import, imp)[0], grpc.StatusCode.OK)
+        # and for real (the switch is at that version already: nothing to change); its safety
+        # version is stored on the way, its record is written once, when the import is over
+        applied = pb.ImportRequest(version_id=latest.id, mode=pb.ImportMode.Value("IMPORT_MODE_APPLY_EXISTING"))
+        rid = "sec-import-%d" % os.getpid()
+        admin.Import(applied, timeout=T, metadata=[("x-request-id", rid)])
         # a denied call is not told whether what it named exists
         self.assertEqual(self.status(viewer.Import, pb.ImportRequest(version_id="999999999", mode=3)),
                          denied)
@@ -82,6 +87,9 @@ class Security(unittest.TestCase):
         ok_import = next(e for e in events if e.caller == "local-admin" and e.method.endswith("Import"))
         self.assertEqual(len(ok_import.plan_sha256), 64)
         self.assertIn("version %s" % latest.id, ok_import.target)
+        applied_records = [e for e in events if e.request_id == rid]
+        self.assertEqual([(e.method.rsplit("/", 1)[1], e.result) for e in applied_records], [("Import", "OK")])
+        self.assertEqual(len(applied_records[0].plan_sha256), 64)
         # an Export that stores writes its record in the version's own transaction: once, complete
         ok_export = next(e for e in events if e.caller == "local-operator" and e.method.endswith("Export")
                          and e.result == "OK")

@@ -4,6 +4,7 @@
  * refuses what dv_validate_config refuses. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,15 +23,21 @@ static uint8_t *pack(dv_arena_t *a, const dv_switch_cfg_t *c, size_t *len) {
   return b;
 }
 
-/* The canonical split of a config, as the store keeps it for a version. */
-static const dv_wire_cfg_t *known_split(dv_arena_t *a, dv_switch_cfg_t *c) {
+/* The canonical split of a config, as the store keeps it for a version
+ * that intake took (validated): its port groups passed the checks. */
+static dv_wire_cfg_t *split_of(dv_arena_t *a, dv_switch_cfg_t *c, bool validated) {
   uint8_t *canon;
   size_t len;
   dv_err_t err = DV_ERR_INIT;
   assert_int_equal(dv_config_encode(a, c, &canon, &len, &err), 0);
   dv_wire_cfg_t *w = dv_arena_alloc(a, sizeof *w);
   assert_int_equal(dv_wire_split_config(a, canon, len, w, &err), 0);
+  w->validated = validated;
   return w;
+}
+
+static const dv_wire_cfg_t *known_split(dv_arena_t *a, dv_switch_cfg_t *c) {
+  return split_of(a, c, true);
 }
 
 /* intake's result for doc against known: 0, -1 or 1, with *in. */
@@ -217,6 +224,27 @@ static void refuses_what_validation_refuses(void **state) {
   dv_arena_free(a);
 }
 
+/* A stored version intake did not take (Export stores what the plane has)
+ * vouches for nothing: its port groups are checked like any others. */
+static void unvalidated_known_is_not_trusted(void **state) {
+  (void)state;
+  dv_arena_t *a = dv_arena_new();
+  dv_switch_cfg_t *c = fake_config(a, "sw", "uuid-1", 4);
+  c->portgroups[2]->num_ports = -1; /* PutVersion refuses it */
+  const dv_wire_cfg_t *exported = split_of(a, c, false);
+  size_t len;
+  uint8_t *doc = pack(a, c, &len);
+  dv_intake_t in;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(take(a, doc, len, exported, &in, &err), -1);
+  assert_non_null(strstr(err.msg, "num_ports: -1 is outside"));
+  /* the same port groups in a version intake took: taken as they are */
+  dv_err_clear(&err);
+  assert_int_equal(take(a, doc, len, split_of(a, c, true), &in, &err), 0);
+  assert_int_equal(in.decoded, 0);
+  dv_arena_free(a);
+}
+
 /* Bytes the wire-level split does not read are left to the whole decode
  * (1), and an unknown field in a port group is refused as a whole decode
  * refuses it. */
@@ -253,6 +281,7 @@ int main(void) {
       cmocka_unit_test(known_port_groups_are_not_decoded),
       cmocka_unit_test(canonical_document_is_not_copied),
       cmocka_unit_test(refuses_what_validation_refuses),
+      cmocka_unit_test(unvalidated_known_is_not_trusted),
       cmocka_unit_test(odd_bytes_go_to_the_whole_decode),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
