@@ -165,11 +165,10 @@ int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
   return 0;
 }
 
-/* PutVersion's checks of everything but the plane's name (checked first)
- * and the config's contents; the labels into *labels. */
-static int put_checks(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req, const char *name,
+/* PutVersion's checks of the request's own fields but the plane's name
+ * (checked first): scope, labels (into *labels), a plane dvsconfd knows. */
+static int put_checks(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req,
                       dv_label_t **labels, dv_err_t *err) {
-  c->audit_target = dv_arena_printf(c->arena, "%s/%s", req->plane, name);
   if (req->scope < 0 || req->scope > DVSCONF__V1__EXPORT_SCOPE__EXPORT_SCOPE_PORTGROUPS_ONLY)
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "scope: unknown value %d", req->scope);
   if (take_labels(c, (Dvsconf__V1__ExportRequest__LabelsEntry *const *)req->labels, req->n_labels,
@@ -195,9 +194,9 @@ int dv_op_put_version(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req,
                       Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
   if (dv_validate_name("plane", req->plane, true, err) != 0) return -1;
   if (req->config == NULL) return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config: required");
+  c->audit_target = dv_arena_printf(c->arena, "%s/%s", req->plane, req->config->name);
   dv_label_t *labels;
-  if (put_checks(c, req, req->config->name, &labels, err) != 0 ||
-      dv_validate_config(req->config, err) != 0)
+  if (put_checks(c, req, &labels, err) != 0 || dv_validate_config(req->config, err) != 0)
     return -1;
   dv_put_t put = {req->plane, req->config, req->scope, req->note, labels, req->n_labels};
   return put_stored(c, &put, out, err);
@@ -218,16 +217,17 @@ int dv_op_put_version_packed(dv_ctx_t *c, const uint8_t *bytes, size_t len,
   if (rc == 0)
     req = dvsconf__v1__put_version_request__unpack(dv_arena_allocator(c->arena), rest_len, rest);
   if (req == NULL) goto whole;
+  /* the request's own fields first, then the document, as for any request */
+  dv_label_t *labels;
   if (dv_validate_strings(&req->base, err) != 0 ||
-      dv_validate_name("plane", req->plane, true, err) != 0)
+      dv_validate_name("plane", req->plane, true, err) != 0 ||
+      put_checks(c, req, &labels, err) != 0)
     return -1;
   rc = dv_intake_open(c->arena, doc, doc_len, &in, err);
   /* decoded even when refused: named in the audit log, if it is text */
   if (in.settings != NULL && dv_utf8_valid(in.settings->name, strlen(in.settings->name)))
     c->audit_target = dv_arena_printf(c->arena, "%s/%s", req->plane, in.settings->name);
   if (rc != 0) goto done;
-  dv_label_t *labels;
-  if (put_checks(c, req, in.settings->name, &labels, err) != 0) return -1;
   /* Only a shortcut: without it every port group is decoded and checked,
    * and a database that cannot be reached says so when the version is
    * stored. */

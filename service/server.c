@@ -130,6 +130,7 @@ struct dv_server {
   int shutdown_notified;
   int shutdown_tag; /* its address is the tag */
   dv_store_t **stores; /* each worker's connection, for cancelling (under mu) */
+  dv_store_t **cancelling; /* a copy of stores, used outside mu by dv_server_stop */
 };
 
 typedef struct worker_arg {
@@ -527,7 +528,8 @@ int dv_server_start(const dv_config_t *cfg, dv_planes_t *planes, dv_server_t **o
 
   s->threads = calloc((size_t)cfg->threads, sizeof(pthread_t));
   s->stores = calloc((size_t)cfg->threads, sizeof(dv_store_t *));
-  if (s->threads == NULL || s->stores == NULL) {
+  s->cancelling = calloc((size_t)cfg->threads, sizeof(dv_store_t *));
+  if (s->threads == NULL || s->stores == NULL || s->cancelling == NULL) {
     DV_NOMEM(err);
     goto fail_started;
   }
@@ -613,10 +615,13 @@ void dv_server_stop(dv_server_t *s, int grace_ms) {
          * milliseconds and is let be */
         pthread_mutex_lock(&s->mu);
         int done = s->shutdown_notified && atomic_load(&s->inflight) == 0;
-        for (int i = 0; !done && i < s->nthreads; i++)
-          dv_store_cancel(s->stores[i], round ? 1000 : 0);
+        /* cancelling connects to PostgreSQL: not under the lock workers
+         * need to finish (each store lives until its worker exits, which
+         * is after this) */
+        memcpy(s->cancelling, s->stores, (size_t)s->nthreads * sizeof *s->stores);
         pthread_mutex_unlock(&s->mu);
         if (done) break;
+        for (int i = 0; i < s->nthreads; i++) dv_store_cancel(s->cancelling[i], round ? 1000 : 0);
         wait_until(s, notified_and_idle, 100);
       }
     }
@@ -645,6 +650,7 @@ void dv_server_stop(dv_server_t *s, int grace_ms) {
   pthread_cond_destroy(&s->cv);
   free(s->threads);
   free(s->stores);
+  free(s->cancelling);
   dv_auth_free(s->auth);
   dv_vcache_free(s->cache);
   dv_listcache_free(s->lists);
