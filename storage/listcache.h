@@ -24,10 +24,10 @@
  * they were read in and only served in that generation. While the listening
  * connection is down nothing is served or kept (every call reads the
  * database); when it is back, a new generation starts, since notifications
- * may have been missed. A connection PostgreSQL closes is noticed at the
- * next lookup; one that a failing network cuts silently, within about ten
- * seconds (TCP keepalives): until then another process's writes may not
- * show here.
+ * may have been missed. A connection PostgreSQL closes is noticed at once
+ * (by the watcher, or the next lookup); one that a failing network cuts
+ * silently, within about ten seconds (TCP keepalives), and at the latest
+ * pages age out after 5 seconds.
  *
  * Bounded by bytes: when a page does not fit, every page is dropped (pages of
  * the switches in use are read again at once; simpler and as effective as an
@@ -42,8 +42,9 @@
 
 typedef struct dv_listcache dv_listcache_t;
 
-/* NULL when out of memory. The listening connection is made on first use,
- * and again (at most once a second) whenever it is lost. */
+/* NULL when out of memory. Starts the watcher thread, which makes the
+ * listening connection (as does a lookup that finds none), and again, at
+ * most once a second, whenever it is lost. */
 dv_listcache_t *dv_listcache_new(const char *conninfo, size_t max_bytes);
 void dv_listcache_free(dv_listcache_t *c); /* NULL-safe */
 
