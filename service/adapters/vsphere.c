@@ -461,32 +461,41 @@ static int on_switch_brief(void *ctx, const xmlNode *objects, dv_err_t *err) {
   return 0;
 }
 
-/* Every switch on the plane: moref, name, uuid, port group counts. */
-static int list_all(vs_session_t *s, dv_arena_t *a, vs_brief_t **out, size_t *n, dv_err_t *err) {
-  const char *types[] = {"DistributedVirtualSwitch"};
-  vs_moref_t root = {"Folder", vs_session_content(s)->root_folder};
+/* Every object of `type` (or a subtype) under container, through a
+ * container view: `paths` (<pathSet> elements) of each, to fn. The view is
+ * destroyed afterwards, whatever happened. */
+static int retrieve_in_view(vs_session_t *s, dv_arena_t *a, vs_moref_t container,
+                            const char *type, const char *paths, const char *what,
+                            vs_object_fn fn, void *ctx, dv_err_t *err) {
   vs_moref_t view = {0};
   vs_buf_t spec = {0};
-  briefs_t x = {a, NULL, 0, 0};
   int rc = -1;
-  if (vs_view_create(s, root, types, 1, a, &view, err) != 0) goto cleanup;
-  vs_buf_puts(&spec,
-              "<propSet><type>DistributedVirtualSwitch</type><pathSet>name</pathSet>"
-              "<pathSet>uuid</pathSet><pathSet>portgroup</pathSet>"
-              "<pathSet>config.uplinkPortgroup</pathSet></propSet>");
-  vs_put_view_object_set(&spec, view);
-  if (spec.oom) {
-    DV_NOMEM(err);
-    goto cleanup;
+  if (vs_view_create(s, container, &type, 1, a, &view, err) == 0) {
+    vs_buf_puts(&spec, "<propSet><type>");
+    vs_buf_esc(&spec, type);
+    vs_buf_puts(&spec, "</type>");
+    vs_buf_puts(&spec, paths);
+    vs_buf_puts(&spec, "</propSet>");
+    vs_put_view_object_set(&spec, view);
+    rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, what, spec.p, spec.len, fn, ctx, err);
   }
-  if (vs_retrieve(s, "the switches", spec.p, spec.len, on_switch_brief, &x, err) != 0) goto cleanup;
-  *out = x.v;
-  *n = x.n;
-  rc = 0;
-cleanup:
   vs_view_destroy(s, view);
   vs_buf_free(&spec);
   return rc;
+}
+
+/* Every switch on the plane: moref, name, uuid, port group counts. */
+static int list_all(vs_session_t *s, dv_arena_t *a, vs_brief_t **out, size_t *n, dv_err_t *err) {
+  vs_moref_t root = {"Folder", vs_session_content(s)->root_folder};
+  briefs_t x = {a, NULL, 0, 0};
+  if (retrieve_in_view(s, a, root, "DistributedVirtualSwitch",
+                       "<pathSet>name</pathSet><pathSet>uuid</pathSet><pathSet>portgroup</pathSet>"
+                       "<pathSet>config.uplinkPortgroup</pathSet>",
+                       "the switches", on_switch_brief, &x, err) != 0)
+    return -1;
+  *out = x.v;
+  *n = x.n;
+  return 0;
 }
 
 /* The switch ref names: NOT_FOUND when absent, FAILED_PRECONDITION when
@@ -616,21 +625,9 @@ static int read_names(vs_session_t *s, dv_arena_t *a, const char *type, const vs
 /* Every object of one type (or a subtype) under container, with its name. */
 static int list_named(vs_session_t *s, dv_arena_t *a, vs_moref_t container, const char *type,
                       names_ctx_t *x, dv_err_t *err) {
-  vs_moref_t view = {0};
-  vs_buf_t spec = {0};
-  int rc = -1;
   memset(x, 0, sizeof *x);
   x->a = a;
-  if (vs_view_create(s, container, &type, 1, a, &view, err) != 0) goto cleanup;
-  vs_buf_puts(&spec, "<propSet><type>");
-  vs_buf_esc(&spec, type);
-  vs_buf_puts(&spec, "</type><pathSet>name</pathSet></propSet>");
-  vs_put_view_object_set(&spec, view);
-  rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, type, spec.p, spec.len, on_named, x, err);
-cleanup:
-  vs_view_destroy(s, view);
-  vs_buf_free(&spec);
-  return rc;
+  return retrieve_in_view(s, a, container, type, "<pathSet>name</pathSet>", type, on_named, x, err);
 }
 
 /* The Datacenter above obj: walk parents (folders may nest). */
@@ -988,45 +985,27 @@ static int on_datacenter(void *ctx, const xmlNode *objects, dv_err_t *err) {
  * cfg->datacenter when it exists here, else the first one. */
 static int pick_datacenter(vs_session_t *s, dv_arena_t *a, const char *wanted, const char *preferred,
                            vs_moref_t *net_folder, const char **dc_name, dv_err_t *err) {
-  const char *types[] = {"Datacenter"};
   vs_moref_t root = {"Folder", vs_session_content(s)->root_folder};
-  vs_moref_t view = {0};
-  vs_buf_t spec = {0};
   dc_ctx_t x = {.a = a};
-  int rc = -1;
-  if (vs_view_create(s, root, types, 1, a, &view, err) != 0) goto cleanup;
-  vs_buf_puts(&spec,
-              "<propSet><type>Datacenter</type><pathSet>name</pathSet>"
-              "<pathSet>networkFolder</pathSet></propSet>");
-  vs_put_view_object_set(&spec, view);
-  if (spec.oom) {
-    DV_NOMEM(err);
-    goto cleanup;
-  }
-  if (vs_retrieve(s, "the datacenters", spec.p, spec.len, on_datacenter, &x, err) != 0) goto cleanup;
+  if (retrieve_in_view(s, a, root, "Datacenter",
+                       "<pathSet>name</pathSet><pathSet>networkFolder</pathSet>", "the datacenters",
+                       on_datacenter, &x, err) != 0)
+    return -1;
   size_t pick = x.n;
   for (size_t i = 0; i < x.n && pick == x.n; i++)
     if (wanted != NULL && wanted[0] != '\0' ? strcmp(x.names[i], wanted) == 0
                                             : preferred != NULL && strcmp(x.names[i], preferred) == 0)
       pick = i;
-  if (pick == x.n && wanted != NULL && wanted[0] != '\0') {
-    dv_err_set(err, GRPC_STATUS_NOT_FOUND, "datacenter \"%s\" not found on plane \"%s\"", wanted,
-               vs_session_plane(s));
-    goto cleanup;
-  }
+  if (pick == x.n && wanted != NULL && wanted[0] != '\0')
+    return dv_err_set(err, GRPC_STATUS_NOT_FOUND, "datacenter \"%s\" not found on plane \"%s\"",
+                      wanted, vs_session_plane(s));
   if (pick == x.n) pick = 0;
-  if (x.n == 0 || x.net_folders[pick].value[0] == '\0') {
-    dv_err_set(err, GRPC_STATUS_FAILED_PRECONDITION, "plane \"%s\" has no datacenter to hold a switch",
-               vs_session_plane(s));
-    goto cleanup;
-  }
+  if (x.n == 0 || x.net_folders[pick].value[0] == '\0')
+    return dv_err_set(err, GRPC_STATUS_FAILED_PRECONDITION,
+                      "plane \"%s\" has no datacenter to hold a switch", vs_session_plane(s));
   *net_folder = x.net_folders[pick];
   *dc_name = x.names[pick];
-  rc = 0;
-cleanup:
-  vs_view_destroy(s, view);
-  vs_buf_free(&spec);
-  return rc;
+  return 0;
 }
 
 static bool sorted_has(const char **sorted, size_t n, const char *name) {
@@ -1137,7 +1116,7 @@ static int vsphere_create_switch(dv_plane_t *p, const dv_switch_cfg_t *cfg,
   const char *plane = vs_session_plane(s);
   const char *sw_what = what(a, "switch", cfg->name);
   vs_moref_t net_folder, sw = {NULL, NULL};
-  const char *dc_name;
+  const char *dc_name = "";
   vs_moref_t *host_refs = NULL;
   size_t n_hosts = opts->include_hosts ? cfg->n_host_members : 0;
   vs_buf_t b = {0};
