@@ -228,13 +228,16 @@ void store_rollback(dv_store_t *s) {
   " v.note, v.labels::text, v.portgroup_count, v.scope"
 #define VINFO_NCOLS 11
 
-/* A switch's history, locked, and its latest version (NULL columns when it
- * has none yet): the version's VINFO_COLS, base_number, chain_bytes and its
- * base's body size, then the lineage id and latest_number. */
+/* A version as put_version needs it: VINFO_COLS, base_number, chain_bytes
+ * and its base's body size. LOCK_LATEST_SQL: a switch's history, locked,
+ * and its latest version (NULL columns when it has none yet), then the
+ * lineage id and latest_number. */
+#define LATEST_COLS                                       \
+  VINFO_COLS ", v.base_number, v.chain_bytes,"            \
+  " (SELECT octet_length(b.body) FROM versions b"         \
+  "   WHERE b.switch_id = v.switch_id AND b.number = v.base_number)"
 #define LOCK_LATEST_SQL                                                                   \
-  "SELECT " VINFO_COLS ", v.base_number, v.chain_bytes,"                                 \
-  " (SELECT octet_length(b.body) FROM versions b"                                        \
-  "   WHERE b.switch_id = v.switch_id AND b.number = v.base_number), s.id, s.latest_number" \
+  "SELECT " LATEST_COLS ", s.id, s.latest_number"                                        \
   " FROM switches s LEFT JOIN versions v ON v.switch_id = s.id AND v.number = s.latest_number" \
   " WHERE s.id = (" RESOLVE_SQL ") FOR UPDATE OF s"
 #define LOCK_LINEAGE_COL (VINFO_NCOLS + 3)
@@ -733,9 +736,7 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
       const char *p[] = {lineage, ln};
       PQclear(r);
       r = store_query(s,
-                      "SELECT " VINFO_COLS ", v.base_number, v.chain_bytes,"
-                      " (SELECT octet_length(b.body) FROM versions b"
-                      "   WHERE b.switch_id = v.switch_id AND b.number = v.base_number)"
+                      "SELECT " LATEST_COLS
                       " FROM versions v WHERE v.switch_id = $1 AND v.number = $2",
                       2, p, NULL, NULL, 0, PGRES_TUPLES_OK, "read the latest version", err);
       if (r == NULL) goto cleanup;
