@@ -183,8 +183,7 @@ def plane_sequence(vim, sw_ref):
     t0 = time.perf_counter()
     view = vim.create_view(["DistributedVirtualSwitch"])
     vim.retrieve_raw("<propSet><type>DistributedVirtualSwitch</type><pathSet>name</pathSet>"
-                     "<pathSet>uuid</pathSet><pathSet>portgroup</pathSet>"
-                     "<pathSet>config.uplinkPortgroup</pathSet></propSet>" + vim.view_objects(view))
+                     "<pathSet>uuid</pathSet></propSet>" + vim.view_objects(view))
     vim.destroy_view(view)
     t1 = time.perf_counter()
     vim.retrieve_raw(vim.switch_and_portgroups_spec(sw_ref))

@@ -74,7 +74,7 @@ typedef struct vs_live {
 typedef struct vs_brief {
   vs_moref_t ref;
   const char *name, *uuid;
-  size_t n_pg, n_uplink;
+  size_t n_pg, n_uplink; /* zero unless listed with counts */
 } vs_brief_t;
 
 #define MSG(a, type, desc) ((type *)dv_arena_msg((a), &(desc)))
@@ -484,14 +484,19 @@ static int retrieve_in_view(vs_session_t *s, dv_arena_t *a, vs_moref_t container
   return rc;
 }
 
-/* Every switch on the plane: moref, name, uuid, port group counts. */
-static int list_all(vs_session_t *s, dv_arena_t *a, vs_brief_t **out, size_t *n, dv_err_t *err) {
+/* Every switch on the plane: moref, name, uuid, and with counts, how many
+ * port groups it has. Counting means reading every switch's port group
+ * list: 200 KB of answer for one 2,000-port-group switch (vcsim: 7.5 ms
+ * against 2.7 ms for names alone), so only ListSwitches asks for it. */
+static int list_all(vs_session_t *s, dv_arena_t *a, bool counts, vs_brief_t **out, size_t *n,
+                    dv_err_t *err) {
   vs_moref_t root = {"Folder", vs_session_content(s)->root_folder};
   briefs_t x = {a, NULL, 0, 0};
-  if (retrieve_in_view(s, a, root, "DistributedVirtualSwitch",
-                       "<pathSet>name</pathSet><pathSet>uuid</pathSet><pathSet>portgroup</pathSet>"
-                       "<pathSet>config.uplinkPortgroup</pathSet>",
-                       "the switches", on_switch_brief, &x, err) != 0)
+  const char *paths = counts ? "<pathSet>name</pathSet><pathSet>uuid</pathSet>"
+                               "<pathSet>portgroup</pathSet><pathSet>config.uplinkPortgroup</pathSet>"
+                             : "<pathSet>name</pathSet><pathSet>uuid</pathSet>";
+  if (retrieve_in_view(s, a, root, "DistributedVirtualSwitch", paths, "the switches",
+                       on_switch_brief, &x, err) != 0)
     return -1;
   *out = x.v;
   *n = x.n;
@@ -511,7 +516,7 @@ static int resolve_switch(vs_session_t *s, dv_arena_t *a, const dv_switch_ref_t 
   }
   vs_brief_t *v;
   size_t n, hits = 0;
-  if (list_all(s, a, &v, &n, err) != 0) return -1;
+  if (list_all(s, a, false, &v, &n, err) != 0) return -1;
   for (size_t i = 0; i < n; i++) {
     if (strcmp(by_name ? v[i].name : v[i].uuid, by_name ? ref->name : ref->uuid) != 0) continue;
     if (hits++ == 0) *out = v[i];
@@ -906,7 +911,7 @@ static int vsphere_list_switches(dv_plane_t *p, dv_arena_t *a, dv_switch_brief_t
   vs_brief_t *v;
   size_t n;
   int rc = -1;
-  if (list_all(s, a, &v, &n, err) != 0) goto cleanup;
+  if (list_all(s, a, true, &v, &n, err) != 0) goto cleanup;
   dv_switch_brief_t *res = dv_arena_alloc(a, (n > 0 ? n : 1) * sizeof *res);
   if (res == NULL) {
     DV_NOMEM(err);
@@ -1020,7 +1025,7 @@ static int check_names_free(vs_session_t *s, dv_arena_t *a, const dv_switch_cfg_
   const char *plane = vs_session_plane(s);
   vs_brief_t *sw;
   size_t n_sw;
-  if (list_all(s, a, &sw, &n_sw, err) != 0) return -1;
+  if (list_all(s, a, false, &sw, &n_sw, err) != 0) return -1;
   for (size_t i = 0; i < n_sw; i++)
     if (strcmp(sw[i].name, cfg->name) == 0)
       return dv_err_set(err, GRPC_STATUS_ALREADY_EXISTS,
