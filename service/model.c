@@ -83,6 +83,30 @@ void dv_sha256_hex(const uint8_t *data, size_t len, char out[DV_SHA256_HEX_LEN +
   out[DV_SHA256_HEX_LEN] = '\0';
 }
 
+int dv_wire_digest_pgs(dv_arena_t *a, dv_wire_cfg_t *cur, const dv_wire_cfg_t *prev,
+                       const size_t *match) {
+  uint8_t *d = dv_arena_alloc_raw(a, cur->n_pgs * DV_WIRE_DIGEST_LEN + 1);
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  const EVP_MD *sha256 = EVP_sha256();
+  int rc = d != NULL && ctx != NULL ? 0 : -1;
+  if (prev == NULL || prev->digests == NULL) match = NULL;
+  for (size_t j = 0; j < cur->n_pgs && rc == 0; j++) {
+    uint8_t *out = d + j * DV_WIRE_DIGEST_LEN;
+    if (match != NULL && match[j] != 0) {
+      memcpy(out, prev->digests + (match[j] - 1) * DV_WIRE_DIGEST_LEN, DV_WIRE_DIGEST_LEN);
+      continue;
+    }
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex(ctx, sha256, NULL) != 1 ||
+        EVP_DigestUpdate(ctx, cur->pgs[j].data, cur->pgs[j].len) != 1 ||
+        EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != DV_WIRE_DIGEST_LEN)
+      rc = -1;
+  }
+  EVP_MD_CTX_free(ctx);
+  if (rc == 0) cur->digests = d;
+  return rc;
+}
+
 int dv_config_checksum(dv_arena_t *a, dv_switch_cfg_t *cfg, char out[DV_SHA256_HEX_LEN + 1],
                        dv_err_t *err) {
   uint8_t *buf = NULL;

@@ -16,6 +16,7 @@
 #include "dvsconf/v1/dvsconf.pb-c.h"
 #include "arena.h"
 #include "err.h"
+#include "wire.h"
 
 typedef Dvsconf__V1__SwitchConfig dv_switch_cfg_t;
 typedef Dvsconf__V1__PortgroupConfig dv_pg_cfg_t;
@@ -35,6 +36,13 @@ int dv_config_encode(dv_arena_t *a, dv_switch_cfg_t *cfg, uint8_t **out, size_t 
 
 /* Hex SHA-256 of bytes into out[DV_SHA256_HEX_LEN + 1]. */
 void dv_sha256_hex(const uint8_t *data, size_t len, char out[DV_SHA256_HEX_LEN + 1]);
+
+/* cur->digests (wire.h), in arena memory. A port group that is equal to one
+ * of prev, match[j] = that one's index in prev + 1 (0: none), takes prev's
+ * digest; every other one is hashed. prev, or match, may be NULL: all are
+ * hashed. 0, or -1 when out of memory (cur->digests stays NULL). */
+int dv_wire_digest_pgs(dv_arena_t *a, dv_wire_cfg_t *cur, const dv_wire_cfg_t *prev,
+                       const size_t *match);
 
 /* Canonical checksum of cfg (canonicalizes cfg in place). */
 int dv_config_checksum(dv_arena_t *a, dv_switch_cfg_t *cfg, char out[DV_SHA256_HEX_LEN + 1],

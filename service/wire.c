@@ -198,13 +198,16 @@ void dv_wire_pg_move(dv_wire_pg_t *pg, const uint8_t *data) {
 
 dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,
                                size_t *bytes) {
-  size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + w->settings_len;
+  size_t digests = w->digests != NULL ? w->n_pgs * DV_WIRE_DIGEST_LEN : 0;
+  size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + digests + w->settings_len;
   for (size_t i = 0; i < w->n_pgs; i++) n += strlen(w->pgs[i].identity) + 1;
   dv_wire_cfg_t *d = malloc(n);
   if (d == NULL) return NULL;
   d->pgs = (dv_wire_pg_t *)(d + 1);
   d->n_pgs = w->n_pgs;
-  d->settings = (uint8_t *)(d->pgs + w->n_pgs);
+  d->digests = w->digests != NULL ? (uint8_t *)(d->pgs + w->n_pgs) : NULL;
+  if (digests) memcpy(d->digests, w->digests, digests);
+  d->settings = (uint8_t *)(d->pgs + w->n_pgs) + digests;
   d->settings_len = w->settings_len;
   d->validated = w->validated;
   if (w->settings_len) memcpy(d->settings, w->settings, w->settings_len);

@@ -39,7 +39,14 @@ typedef struct dv_wire_cfg {
    * false for a split of stored bytes, which Export may have taken from a
    * plane as it was */
   bool validated;
+  /* DV_WIRE_DIGEST_LEN bytes per port group, in pgs order: the SHA-256 of
+   * its bytes; or NULL. Equal digests are equal bytes, so Diff compares
+   * these instead of the port groups. Kept with cached versions (model.h:
+   * dv_wire_digest_pgs). */
+  uint8_t *digests;
 } dv_wire_cfg_t;
+
+#define DV_WIRE_DIGEST_LEN 32
 
 /* Split a packed SwitchConfig; the result points into buf. DATA_LOSS when
  * the bytes are not a well-formed encoding. */

@@ -127,25 +127,29 @@ int layout_encode_full(dv_arena_t *a, const uint8_t *canon, size_t canon_len, st
 }
 
 int layout_encode_delta_wire(dv_arena_t *a, const dv_wire_cfg_t *prev, const dv_wire_cfg_t *cur,
-                             store_body_t *out, dv_err_t *err) {
+                             size_t *match, store_body_t *out, dv_err_t *err) {
   dv_arena_t *tmp = dv_arena_new(); /* the identity map only lives here */
   int rc = -1;
   char *seen = tmp ? dv_arena_alloc(tmp, prev->n_pgs + 1) : NULL;
   char *same = tmp ? dv_arena_alloc(tmp, cur->n_pgs + 1) : NULL;
   const dv_wire_pg_t **up = tmp ? dv_arena_alloc(tmp, (cur->n_pgs + 1) * sizeof *up) : NULL;
   if (seen == NULL || same == NULL || up == NULL) goto nomem;
+  if (match != NULL) memset(match, 0, cur->n_pgs * sizeof *match);
   /* Both are canonical, in (key, name) order: walk them together first.
    * Equal key, name and bytes is the same port group, unchanged (identities
    * are unique on each side, so identity matching could pair them with
-   * nothing else). Only what is left is matched by identity, in a map. */
+   * nothing else). Only what is left is matched by identity, in a map.
+   * A port group intake found equal to this one of prev (equals) is paired
+   * without reading either. */
   size_t left_prev = prev->n_pgs;
   for (size_t i = 0, j = 0; i < prev->n_pgs && j < cur->n_pgs;) {
     const dv_wire_pg_t *p = &prev->pgs[i], *c = &cur->pgs[j];
-    int order = dv_wire_pg_cmp(p, c);
-    if (order == 0 && p->len == c->len &&
-        (c->equals == p->data || memcmp(p->data, c->data, c->len) == 0)) {
+    bool known = c->equals == p->data;
+    int order = known ? 0 : dv_wire_pg_cmp(p, c);
+    if (known || (order == 0 && p->len == c->len && memcmp(p->data, c->data, c->len) == 0)) {
       seen[i] = same[j] = 1;
       left_prev--;
+      if (match != NULL) match[j] = i + 1;
     }
     if (order <= 0) i++;
     if (order >= 0) j++;
@@ -165,7 +169,10 @@ int layout_encode_delta_wire(dv_arena_t *a, const dv_wire_cfg_t *prev, const dv_
     if (j != 0) {
       seen[j - 1] = 1;
       const dv_wire_pg_t *was = &prev->pgs[j - 1];
-      if (was->len == pg->len && memcmp(was->data, pg->data, pg->len) == 0) continue;
+      if (was->len == pg->len && memcmp(was->data, pg->data, pg->len) == 0) {
+        if (match != NULL) match[i] = j;
+        continue;
+      }
     }
     up[n_up++] = pg;
     size += dv_wire_ld_size(2, pg->len);
@@ -199,7 +206,7 @@ int layout_encode_delta(dv_arena_t *a, dv_switch_cfg_t *prev, dv_switch_cfg_t *c
   if (dv_config_encode(a, prev, &pb, &pl, err) != 0 || dv_config_encode(a, cur, &cb, &cl, err) != 0 ||
       dv_wire_split_config(a, pb, pl, &pw, err) != 0 || dv_wire_split_config(a, cb, cl, &cw, err) != 0)
     return -1;
-  return layout_encode_delta_wire(a, &pw, &cw, out, err);
+  return layout_encode_delta_wire(a, &pw, &cw, NULL, out, err);
 }
 
 int layout_fold(dv_arena_t *a, const store_body_t *bodies, size_t n, dv_switch_cfg_t **out,

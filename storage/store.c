@@ -433,9 +433,13 @@ static char *switch_key(dv_arena_t *a, const char *plane, const char *uuid) {
   return dv_arena_printf(a, "%s\x1f%s", plane, uuid); /* names hold no control characters */
 }
 
+/* split (may be NULL) is the new version's, prev the previous version's
+ * (may be NULL), match what layout_encode_delta_wire found equal in them:
+ * the split is kept with the cached version, with its port groups'
+ * digests, most of them taken from prev. */
 static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_info_t *info,
                               const uint8_t *canon, size_t canon_len, const dv_wire_cfg_t *split,
-                              int64_t lineage) {
+                              const dv_wire_cfg_t *prev, const size_t *match, int64_t lineage) {
   if (s->cache == NULL) return;
   size_t ilen = dvsconf__v1__version_info__get_packed_size(info);
   uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
@@ -460,7 +464,10 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
   if (split == NULL || !dv_vcache_get_ref(s->cache, vid, a, &v, &len, &lin, &aux) ||
       aux != NULL || dv_wire_field(v, len, 2, &cfg, &cfg_len, &ignored) != 0 || cfg_len != canon_len)
     return;
-  dv_wire_cfg_t *keep = dv_wire_cfg_dup(split, canon, cfg, &bytes);
+  dv_wire_cfg_t w = *split;
+  w.digests = NULL;
+  (void)dv_wire_digest_pgs(a, &w, prev, match); /* out of memory: kept without */
+  dv_wire_cfg_t *keep = dv_wire_cfg_dup(&w, canon, cfg, &bytes);
   if (keep != NULL) dv_vcache_set_aux(s->cache, vid, v, keep, bytes);
 }
 
@@ -580,6 +587,7 @@ static int get_config_split(dv_store_t *s, dv_arena_t *a, const char *id,
   if (w == NULL) return DV_NOMEM(err);
   if (split_config(a, v, len, w, err) != 0) return -1;
   if (cached) {
+    (void)dv_wire_digest_pgs(a, w, NULL, NULL); /* out of memory: kept without */
     size_t bytes;
     dv_wire_cfg_t *keep = dv_wire_cfg_dup(w, v, v, &bytes);
     if (keep != NULL) dv_vcache_set_aux(s->cache, vid, v, keep, bytes); /* a cache may forget */
@@ -698,6 +706,9 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   if (labels == NULL) return DV_NOMEM(err);
 
   PGresult *r = NULL;
+  /* the new and the previous version split, and what is equal in them */
+  const dv_wire_cfg_t *prev_w = NULL, *cur_w = put->canon_split;
+  size_t *match = NULL;
   int rc = -1;
   char lineage[24];
   *unchanged = false;
@@ -765,7 +776,6 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
     r = NULL;
     /* the previous version's canonical bytes: from the cache of verified
      * versions, else read, verified and cached */
-    const dv_wire_cfg_t *prev_w = NULL, *cur_w = put->canon_split;
     int64_t pv_lineage;
     if (get_config_split(s, a, prev_info->id, &prev_w, &pv_lineage, err) != 0) goto cleanup;
     if (cur_w == NULL) {
@@ -777,7 +787,12 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
       if (dv_wire_split_config(a, canon, canon_len, w, err) != 0) goto cleanup;
       cur_w = w;
     }
-    if (layout_encode_delta_wire(a, prev_w, cur_w, &body, err) != 0) goto cleanup;
+    match = dv_arena_alloc_raw(a, (cur_w->n_pgs + 1) * sizeof *match);
+    if (match == NULL) {
+      DV_NOMEM(err);
+      goto cleanup;
+    }
+    if (layout_encode_delta_wire(a, prev_w, cur_w, match, &body, err) != 0) goto cleanup;
     chain = prev_chain + (int64_t)body.len;
     if (chain <= base_len && latest + 1 - prev_base < MAX_CHAIN_LENGTH)
       base = prev_base;
@@ -827,7 +842,8 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
    * in the cache, as verified as a read would have it (its bytes are the
    * ones just checksummed). */
   if (rc == 0)
-    cache_new_version(s, a, *out, canon, canon_len, put->canon_split, strtoll(lineage, NULL, 10));
+    cache_new_version(s, a, *out, canon, canon_len, cur_w, prev_w, match,
+                      strtoll(lineage, NULL, 10));
 cleanup:
   PQclear(r);
   if (rc != 0) store_rollback(s);

@@ -61,9 +61,11 @@ int layout_encode_full(dv_arena_t *a, const uint8_t *canon, size_t canon_len, st
  * encodings split at the wire level (wire.h): port groups whose bytes
  * differ are stored whole, removed identities by name, and the settings
  * when their bytes differ. Work grows with the size of the switch only
- * through one memcmp per port group. */
+ * through one memcmp per port group. When match is not NULL, match[j] is
+ * set for every port group of cur: the index + 1 of the port group of prev
+ * with the same bytes, or 0. */
 int layout_encode_delta_wire(dv_arena_t *a, const dv_wire_cfg_t *prev, const dv_wire_cfg_t *cur,
-                             store_body_t *out, dv_err_t *err);
+                             size_t *match, store_body_t *out, dv_err_t *err);
 /* The same from decoded configs (canonicalized in place). */
 int layout_encode_delta(dv_arena_t *a, dv_switch_cfg_t *prev, dv_switch_cfg_t *cur,
                         store_body_t *out, dv_err_t *err);

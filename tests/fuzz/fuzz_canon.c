@@ -138,11 +138,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(xy == 0, "equal configs have %zu changes", xy);
   /* the diff on canonical encodings (what Diff of two versions runs) says
    * exactly what the diff of the decoded configs says */
+  /* and so does the diff of cached versions, through port group digests,
+   * y's taken from x's where the delta walk found them equal */
+  dv_wire_cfg_t sx, sy, fresh;
+  FUZZ_CHECK(dv_wire_split_config(a, ex.p, ex.n, &sx, &err) == 0 &&
+                 dv_wire_split_config(a, ey.p, ey.n, &sy, &err) == 0,
+             "split: %s", err.msg);
+  size_t *match = dv_arena_alloc(a, (sy.n_pgs + 1) * sizeof *match);
+  store_body_t delta;
+  FUZZ_CHECK(match != NULL && layout_encode_delta_wire(a, &sx, &sy, match, &delta, &err) == 0,
+             "delta: %s", err.msg);
+  fresh = sy;
+  FUZZ_CHECK(dv_wire_digest_pgs(a, &sx, NULL, NULL) == 0 && dv_wire_digest_pgs(a, &sy, &sx, match) == 0 &&
+                 dv_wire_digest_pgs(a, &fresh, NULL, NULL) == 0,
+             "digests: out of memory");
+  FUZZ_CHECK(memcmp(sy.digests, fresh.digests, sy.n_pgs * DV_WIRE_DIGEST_LEN) == 0,
+             "a digest taken from the other version is not the port group's own");
   for (int same_h = 0; same_h < 2; same_h++) {
-    dv_change_t **cp, **cc;
-    size_t np, nc;
+    dv_change_t **cp, **cc, **cd;
+    size_t np, nc, nd;
     FUZZ_CHECK(dv_diff_packed(a, ex.p, ex.n, ey.p, ey.n, same_h, &cp, &np, &err) == 0, "packed diff: %s",
                err.msg);
+    FUZZ_CHECK(dv_diff_split(a, &sx, &sy, same_h, &cd, &nd, &err) == 0, "diff by digests: %s", err.msg);
+    FUZZ_CHECK(nd == np, "diff by digests: %zu changes, packed diff: %zu", nd, np);
+    for (size_t i = 0; i < nd; i++)
+      FUZZ_CHECK(strcmp(cd[i]->path, cp[i]->path) == 0 && strcmp(cd[i]->new_value, cp[i]->new_value) == 0,
+                 "change %zu: diff by digests says %s, packed diff says %s", i, cd[i]->path, cp[i]->path);
     FUZZ_CHECK(dv_diff_configs(a, x, y, same_h, &cc, &nc, &err) == 0, "diff: %s", err.msg);
     FUZZ_CHECK(np == nc, "packed diff: %zu changes, diff of the configs: %zu (same history: %d)", np, nc,
                same_h);
