@@ -11,12 +11,18 @@
  *  - diff A->B and B->A, within one history and across two: no failure, and
  *    a config against itself has no changes; dv_diff_packed on the two
  *    canonical encodings (what Diff of two stored versions runs) gives
- *    exactly the changes dv_diff_configs gives on the decoded configs;
+ *    exactly the changes dv_diff_configs gives on the decoded configs, and
+ *    so does dv_diff_split with port group digests (B's taken from A's
+ *    where the delta walk found the port groups equal), every digest being
+ *    the port group's own SHA-256;
  *  - dv_wire_split_config on the raw input bytes: a split or DATA_LOSS;
  *  - intake (PutVersion's path, port group by port group) on A's raw bytes,
  *    with nothing known and with B's canonical split known: the same verdict
  *    as decoding A whole (or "decode it whole", 1), and when accepted the
- *    same canonical bytes;
+ *    same canonical bytes; with B known, the delta B->A from intake's split
+ *    (which pairs port groups intake found equal without comparing them)
+ *    is the delta from a plain split of those bytes, and the digests it
+ *    lets A take from B are A's own;
  *  - layout_encode_full(A) folds back to A; layout_encode_delta(A, B) (the
  *    wire-level delta the store writes) on top of it folds back to B; a
  *    further delta B->A folds back to A.
@@ -77,6 +83,31 @@ static dv_switch_cfg_t *fold(dv_arena_t *a, const store_body_t *bodies, size_t n
   return out;
 }
 
+/* Intake's split of a document, against the known version's: the delta
+ * the store writes is the one a plain split of the same bytes gives (the
+ * port groups intake paired are paired without comparison), and the
+ * digests taken from the known version through it are the port groups'
+ * own. */
+static void check_known_delta(dv_arena_t *a, dv_wire_cfg_t *known, const dv_intake_t *in) {
+  dv_err_t err = DV_ERR_INIT;
+  dv_wire_cfg_t split = in->split, plain, fresh;
+  FUZZ_CHECK(dv_wire_split_config(a, in->canon, in->canon_len, &plain, &err) == 0, "split: %s", err.msg);
+  size_t *match = dv_arena_alloc(a, (split.n_pgs + 1) * sizeof *match);
+  store_body_t d1, d2;
+  FUZZ_CHECK(match != NULL && layout_encode_delta_wire(a, known, &split, match, &d1, &err) == 0 &&
+                 layout_encode_delta_wire(a, known, &plain, NULL, &d2, &err) == 0,
+             "delta: %s", err.msg);
+  FUZZ_CHECK(d1.codec == d2.codec && d1.len == d2.len && memcmp(d1.data, d2.data, d1.len) == 0,
+             "the delta from intake's split differs from the delta from a plain split");
+  known->digests = NULL;
+  fresh = split;
+  FUZZ_CHECK(dv_wire_digest_pgs(a, known, NULL, NULL) == 0 && dv_wire_digest_pgs(a, &split, known, match) == 0 &&
+                 dv_wire_digest_pgs(a, &fresh, NULL, NULL) == 0,
+             "digests: out of memory");
+  FUZZ_CHECK(memcmp(split.digests, fresh.digests, split.n_pgs * DV_WIRE_DIGEST_LEN) == 0,
+             "a digest taken from the known version is not the port group's own");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2) return 0;
   size_t n = (size_t)data[0] | (size_t)data[1] << 8;
@@ -114,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       encode(a, dv_msg_clone(a, &x->base), &wx);
       same(&ix, &wx, "intake's canonical encoding");
     }
+    if (rc == 0 && known != NULL) check_known_delta(a, known, &in);
   }
   if (x == NULL || y == NULL) goto done;
 
@@ -136,10 +168,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   diff(a, y, x, false);
   if (ex.n == ey.n && memcmp(ex.p, ey.p, ex.n) == 0)
     FUZZ_CHECK(xy == 0, "equal configs have %zu changes", xy);
-  /* the diff on canonical encodings (what Diff of two versions runs) says
-   * exactly what the diff of the decoded configs says */
-  /* and so does the diff of cached versions, through port group digests,
-   * y's taken from x's where the delta walk found them equal */
+  /* the diff of cached versions goes through port group digests, y's taken
+   * from x's where the delta walk found them equal */
   dv_wire_cfg_t sx, sy, fresh;
   FUZZ_CHECK(dv_wire_split_config(a, ex.p, ex.n, &sx, &err) == 0 &&
                  dv_wire_split_config(a, ey.p, ey.n, &sy, &err) == 0,
@@ -154,6 +184,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
              "digests: out of memory");
   FUZZ_CHECK(memcmp(sy.digests, fresh.digests, sy.n_pgs * DV_WIRE_DIGEST_LEN) == 0,
              "a digest taken from the other version is not the port group's own");
+  /* the diff on canonical encodings (what Diff of two versions runs), with
+   * and without digests, says exactly what the diff of the decoded configs
+   * says */
   for (int same_h = 0; same_h < 2; same_h++) {
     dv_change_t **cp, **cc, **cd;
     size_t np, nc, nd;
@@ -162,7 +195,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(dv_diff_split(a, &sx, &sy, same_h, &cd, &nd, &err) == 0, "diff by digests: %s", err.msg);
     FUZZ_CHECK(nd == np, "diff by digests: %zu changes, packed diff: %zu", nd, np);
     for (size_t i = 0; i < nd; i++)
-      FUZZ_CHECK(strcmp(cd[i]->path, cp[i]->path) == 0 && strcmp(cd[i]->new_value, cp[i]->new_value) == 0,
+      FUZZ_CHECK(cd[i]->kind == cp[i]->kind && strcmp(cd[i]->path, cp[i]->path) == 0 &&
+                     strcmp(cd[i]->old_value, cp[i]->old_value) == 0 &&
+                     strcmp(cd[i]->new_value, cp[i]->new_value) == 0,
                  "change %zu: diff by digests says %s, packed diff says %s", i, cd[i]->path, cp[i]->path);
     FUZZ_CHECK(dv_diff_configs(a, x, y, same_h, &cc, &nc, &err) == 0, "diff: %s", err.msg);
     FUZZ_CHECK(np == nc, "packed diff: %zu changes, diff of the configs: %zu (same history: %d)", np, nc,

@@ -682,6 +682,18 @@ static void assert_digests(const dv_wire_cfg_t *w) {
   }
 }
 
+/* The split kept with cached version `id`: there, with digests that are
+ * its port groups' own. */
+static void assert_kept_with_digests(dv_vcache_t *cache, dv_arena_t *a, const char *id) {
+  const uint8_t *v;
+  size_t len;
+  int64_t lineage;
+  const void *aux = NULL;
+  assert_int_equal(dv_vcache_get_ref(cache, strtoll(id, NULL, 10), a, &v, &len, &lineage, &aux), 1);
+  assert_non_null(aux);
+  assert_digests(aux);
+}
+
 /* Cached versions keep a digest per port group, taken from the previous
  * version for what did not change (whichever way the version came: intake
  * or a plain config) and made whole when a version is read back; Diff
@@ -697,19 +709,23 @@ static void cached_splits_carry_port_group_digests(void **state) {
   dv_switch_cfg_t *c = fake_config(a, "sw-dig", "uuid-dig", 60);
   const char *id[4];
   id[0] = put_packed(&ctx, c);
+  assert_kept_with_digests(cache, a, id[0]);
   c->portgroups[7]->default_port_config->vlan->vlan_id = 77;
   id[1] = put_packed(&ctx, c);
+  assert_kept_with_digests(cache, a, id[1]);
   c->portgroups[10] = fake_config(a, "x", "x", 1)->portgroups[0]; /* one gone, one new */
   c->portgroups[10]->name = "pg-new";
   c->portgroups[10]->key = "key-new";
   c->portgroups[20]->description = "changed";
   id[2] = put_packed(&ctx, c);
+  assert_kept_with_digests(cache, a, id[2]);
   c->portgroups[30]->default_port_config->vlan->vlan_id = 30;
   dv_put_t put = {"fake", c, 0, "", NULL, 0}; /* no intake: the store splits it */
   dv_version_info_t *info;
   bool unchanged;
   assert_int_equal(dv_store_put_version(f->store, a, &put, &info, &unchanged, &err), 0);
   id[3] = info->id;
+  assert_kept_with_digests(cache, a, id[3]);
   const dv_wire_cfg_t *w[4];
   int64_t lineage;
   for (int k = 0; k < 4; k++) {
@@ -734,7 +750,12 @@ static void cached_splits_carry_port_group_digests(void **state) {
     assert_int_equal(dv_diff_split(a, &x, &y, true, &without, &n_without, &err), 0);
     assert_int_equal(n_with, n_without);
     assert_true(n_with >= (size_t)k);
-    for (size_t i = 0; i < n_with; i++) assert_string_equal(with[i]->path, without[i]->path);
+    for (size_t i = 0; i < n_with; i++) {
+      assert_int_equal(with[i]->kind, without[i]->kind);
+      assert_string_equal(with[i]->path, without[i]->path);
+      assert_string_equal(with[i]->old_value, without[i]->old_value);
+      assert_string_equal(with[i]->new_value, without[i]->new_value);
+    }
   }
   dv_store_use_cache(f->store, NULL, NULL);
   dv_arena_free(a);
