@@ -68,6 +68,17 @@ class Rpc:
             self._raw[method] = self.channel.unary_unary(SVC + method)  # bytes in, bytes out
         return self._raw[method]
 
+    def refused(self, method, data):
+        """(seconds, status name) of a call expected to fail."""
+        fn = self.raw(method)
+        t0 = time.perf_counter()
+        try:
+            fn(data, timeout=T)
+            code = "OK"
+        except grpc.RpcError as e:
+            code = e.code().name
+        return time.perf_counter() - t0, code
+
     def call(self, method, req, resp_type):
         """(seconds, decoded reply) of one call."""
         data = req.SerializeToString()
