@@ -209,6 +209,110 @@ int layout_encode_delta(dv_arena_t *a, dv_switch_cfg_t *prev, dv_switch_cfg_t *c
   return layout_encode_delta_wire(a, &pw, &cw, NULL, out, err);
 }
 
+/* A port group's identity from its bytes (model.h: the key, or the name
+ * when it has none); NULL when it is malformed or holds a NUL byte, which
+ * the decoding fold would read differently. */
+static const char *wire_identity(dv_arena_t *a, dv_wire_pg_t *pg) {
+  if (dv_wire_pg_read(pg) != 0 || memchr(pg->key, 0, pg->key_len) != NULL ||
+      memchr(pg->name, 0, pg->name_len) != NULL)
+    return NULL;
+  return pg->key_len > 0 ? dv_arena_strndup(a, (const char *)pg->key, pg->key_len)
+                         : dv_arena_strndup(a, (const char *)pg->name, pg->name_len);
+}
+
+static int cmp_pg_ptr(const void *x, const void *y) {
+  return dv_wire_pg_cmp(*(const dv_wire_pg_t *const *)x, *(const dv_wire_pg_t *const *)y);
+}
+
+/* One delta applied to the port groups by identity, as layout_fold applies
+ * it (removals, then upserts), and its settings, if any, taken. 0, 1 (not
+ * readable here), -1 (out of memory). */
+static int apply_delta_wire(dv_arena_t *a, const uint8_t *raw, size_t len, dv_strmap_t *pgs,
+                            const uint8_t **settings, size_t *settings_len) {
+  const uint8_t *end = raw + len;
+  bool have_settings = false;
+  for (int pass = 0; pass < 2; pass++) {
+    for (const uint8_t *p = raw; p < end;) {
+      unsigned field, type;
+      const uint8_t *data;
+      size_t n;
+      if (dv_wire_next(&p, end, &field, &type, &data, &n) != 0 || type != 2 || field < 1 ||
+          field > 3)
+        return 1;
+      if (pass == 0 && field == 1) { /* protobuf would merge a repeated one */
+        if (have_settings) return 1;
+        have_settings = true;
+        *settings = data;
+        *settings_len = n;
+      } else if (pass == 0 && field == 3) {
+        if (memchr(data, 0, n) != NULL) return 1;
+        char *id = dv_arena_strndup(a, (const char *)data, n);
+        if (id == NULL) return -1;
+        dv_strmap_del(pgs, id);
+      } else if (pass == 1 && field == 2) {
+        dv_wire_pg_t *pg = dv_arena_alloc(a, sizeof *pg);
+        if (pg == NULL) return -1;
+        pg->data = data;
+        pg->len = n;
+        const char *id = wire_identity(a, pg);
+        if (id == NULL) return 1;
+        pg->identity = id;
+        if (dv_strmap_put(pgs, id, pg) != 0) return -1;
+      }
+    }
+  }
+  return 0;
+}
+
+int layout_fold_wire(dv_arena_t *a, const store_body_t *bodies, size_t n, const uint8_t *base,
+                     size_t base_len, uint8_t **out, size_t *out_len, dv_err_t *err) {
+  dv_err_t ignored = DV_ERR_INIT;
+  if (n == 0 || !bodies[0].full) return 1;
+  if (base == NULL && decompress_body(a, &bodies[0], &base, &base_len, &ignored) != 0) return 1;
+  dv_wire_cfg_t w;
+  if (dv_wire_split_config_lite(a, base, base_len, &w, &ignored) != 0) return 1;
+  dv_strmap_t *pgs = dv_strmap_new(a, w.n_pgs + n);
+  if (pgs == NULL) return DV_NOMEM(err);
+  for (size_t i = 0; i < w.n_pgs; i++) {
+    const char *id = wire_identity(a, &w.pgs[i]);
+    if (id == NULL) return 1;
+    w.pgs[i].identity = id;
+    if (dv_strmap_put(pgs, id, &w.pgs[i]) != 0) return DV_NOMEM(err);
+  }
+  const uint8_t *settings = w.settings;
+  size_t settings_len = w.settings_len;
+  for (size_t k = 1; k < n; k++) {
+    const uint8_t *raw;
+    size_t len;
+    if (bodies[k].full || decompress_body(a, &bodies[k], &raw, &len, &ignored) != 0) return 1;
+    int rc = apply_delta_wire(a, raw, len, pgs, &settings, &settings_len);
+    if (rc != 0) return rc < 0 ? DV_NOMEM(err) : 1;
+  }
+  /* canonical: the settings' fields up to 12, the port groups in (key,
+   * name) order, the settings' fields after 12 */
+  size_t count = dv_strmap_count(pgs), pos = 0, k = 0;
+  const dv_wire_pg_t **sorted = dv_arena_alloc(a, (count + 1) * sizeof *sorted);
+  if (sorted == NULL) return DV_NOMEM(err);
+  const char *key;
+  void *val;
+  size_t total = settings_len;
+  while (dv_strmap_next(pgs, &pos, &key, &val) && k < count) {
+    sorted[k] = val;
+    total += dv_wire_ld_size(12, sorted[k]->len);
+    k++;
+  }
+  qsort(sorted, k, sizeof *sorted, cmp_pg_ptr);
+  uint8_t *buf = dv_arena_alloc_raw(a, total + 1);
+  if (buf == NULL) return DV_NOMEM(err);
+  size_t cut = dv_wire_offset_after(settings, settings_len, 12), at = cut;
+  memcpy(buf, settings, cut);
+  for (size_t i = 0; i < k; i++) dv_wire_put_ld(buf, &at, 12, sorted[i]->data, sorted[i]->len);
+  memcpy(buf + at, settings + cut, settings_len - cut);
+  *out = buf;
+  *out_len = at + settings_len - cut;
+  return 0;
+}
+
 int layout_fold(dv_arena_t *a, const store_body_t *bodies, size_t n, dv_switch_cfg_t **out,
                 dv_err_t *err) {
   ProtobufCAllocator *al = dv_arena_allocator(a);

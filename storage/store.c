@@ -354,15 +354,17 @@ static int16_t be_i16(const char *p) {
   return (int16_t)be16toh(v);
 }
 
-static int read_config(dv_store_t *s, dv_arena_t *a, const char *switch_id, int64_t base,
-                       int64_t number, const char *version_id, const char *checksum_hex,
-                       dv_switch_cfg_t **out, dv_err_t *err) {
-  char b[24], n[24];
+/* The bodies a version is built from: its whole version (bodies[0]) and
+ * every delta up to it, and the id of that whole version. */
+static int read_bodies(dv_store_t *s, dv_arena_t *a, const char *switch_id, int64_t base,
+                       int64_t number, const char *version_id, store_body_t **out, size_t *n,
+                       int64_t *base_id, dv_err_t *err) {
+  char b[24], nb[24];
   snprintf(b, sizeof b, "%" PRId64, base);
-  snprintf(n, sizeof n, "%" PRId64, number);
-  const char *p[] = {switch_id, b, n};
+  snprintf(nb, sizeof nb, "%" PRId64, number);
+  const char *p[] = {switch_id, b, nb};
   PGresult *r = store_query(s,
-                            "SELECT number, codec, body FROM versions"
+                            "SELECT number, codec, body, id FROM versions"
                             " WHERE switch_id = $1 AND number BETWEEN $2 AND $3 ORDER BY number",
                             3, p, NULL, NULL, 1, PGRES_TUPLES_OK, "read a version's body", err);
   if (r == NULL) return -1;
@@ -379,7 +381,7 @@ static int read_config(dv_store_t *s, dv_arena_t *a, const char *switch_id, int6
     goto cleanup;
   }
   for (int i = 0; i < rows; i++) {
-    if (PQgetlength(r, i, 0) != 8 || PQgetlength(r, i, 1) != 2) {
+    if (PQgetlength(r, i, 0) != 8 || PQgetlength(r, i, 1) != 2 || PQgetlength(r, i, 3) != 8) {
       dv_err_set(err, GRPC_STATUS_INTERNAL, "unexpected binary column sizes");
       goto cleanup;
     }
@@ -393,24 +395,67 @@ static int read_config(dv_store_t *s, dv_arena_t *a, const char *switch_id, int6
       goto cleanup;
     }
   }
-  dv_switch_cfg_t *cfg;
-  if (layout_fold(a, bodies, (size_t)rows, &cfg, err) != 0) {
-    dv_err_prefix(err, "version %s", version_id);
-    goto cleanup;
-  }
-  char sum[DV_SHA256_HEX_LEN + 1];
-  if (dv_config_checksum(a, cfg, sum, err) != 0) goto cleanup;
-  if (strcmp(sum, checksum_hex) != 0) {
-    dv_err_set(err, GRPC_STATUS_DATA_LOSS,
-               "version %s is corrupt: its configuration's checksum is %s, stored %s", version_id,
-               sum, checksum_hex);
-    goto cleanup;
-  }
-  *out = cfg;
+  *out = bodies;
+  *n = (size_t)rows;
+  *base_id = be_i64(PQgetvalue(r, 0, 3));
   rc = 0;
 cleanup:
   PQclear(r);
   return rc;
+}
+
+static int read_config(dv_store_t *s, dv_arena_t *a, const char *switch_id, int64_t base,
+                       int64_t number, const char *version_id, const char *checksum_hex,
+                       dv_switch_cfg_t **out, dv_err_t *err) {
+  store_body_t *bodies;
+  size_t rows;
+  int64_t base_id;
+  if (read_bodies(s, a, switch_id, base, number, version_id, &bodies, &rows, &base_id, err) != 0)
+    return -1;
+  dv_switch_cfg_t *cfg;
+  if (layout_fold(a, bodies, rows, &cfg, err) != 0) {
+    dv_err_prefix(err, "version %s", version_id);
+    return -1;
+  }
+  char sum[DV_SHA256_HEX_LEN + 1];
+  if (dv_config_checksum(a, cfg, sum, err) != 0) return -1;
+  if (strcmp(sum, checksum_hex) != 0) {
+    return dv_err_set(err, GRPC_STATUS_DATA_LOSS,
+                      "version %s is corrupt: its configuration's checksum is %s, stored %s",
+                      version_id, sum, checksum_hex);
+  }
+  *out = cfg;
+  return 0;
+}
+
+/* A version's canonical encoding, folded at the wire level from its whole
+ * version (taken from the cache when it is there: no decompression) and
+ * the deltas after it, and matching its checksum: 0. 1 when that could not
+ * be done (the caller reads it decoded, which reports any damage). */
+static int read_canonical(dv_store_t *s, dv_arena_t *a, const char *switch_id, int64_t base,
+                          int64_t number, const char *version_id, const char *checksum_hex,
+                          const uint8_t **out, size_t *out_len, dv_err_t *err) {
+  store_body_t *bodies;
+  size_t rows, base_len = 0;
+  int64_t base_id, lin;
+  if (read_bodies(s, a, switch_id, base, number, version_id, &bodies, &rows, &base_id, err) != 0)
+    return -1;
+  const uint8_t *cached, *base_cfg = NULL;
+  size_t cached_len;
+  dv_err_t ignored = DV_ERR_INIT;
+  if (dv_vcache_get_ref(s->cache, base_id, a, &cached, &cached_len, &lin, NULL) &&
+      dv_wire_field(cached, cached_len, 2, &base_cfg, &base_len, &ignored) != 0)
+    base_cfg = NULL;
+  uint8_t *canon;
+  size_t len;
+  int rc = layout_fold_wire(a, bodies, rows, base_cfg, base_len, &canon, &len, err);
+  if (rc != 0) return rc;
+  char sum[DV_SHA256_HEX_LEN + 1];
+  dv_sha256_hex(canon, len, sum);
+  if (strcmp(sum, checksum_hex) != 0) return 1;
+  *out = canon;
+  *out_len = len;
+  return 0;
 }
 
 int dv_version_id_parse(const char *id, int64_t *out, dv_err_t *err) {
@@ -499,11 +544,9 @@ static void to_cache(dv_store_t *s, dv_arena_t *a, int64_t vid, dv_version_info_
   dv_vcache_put(s->cache, vid, buf, len, lineage);
 }
 
-static int get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_version_info_t **info,
-                       dv_switch_cfg_t **config, int64_t *lineage, dv_err_t *err) {
-  int64_t vid;
-  if (dv_version_id_parse(id, &vid, err) != 0) return -1;
-  if (from_cache(s, a, vid, info, config, lineage)) return 0;
+/* Version id's row: its info, switch, whole version's number, lineage. */
+static int read_info(dv_store_t *s, dv_arena_t *a, const char *id, dv_version_info_t **info,
+                     char **switch_id, int64_t *base, int64_t *lineage, dv_err_t *err) {
   const char *p[] = {id};
   PGresult *r = store_query(s,
                             "SELECT " VINFO_COLS ", v.switch_id, v.base_number"
@@ -513,25 +556,35 @@ static int get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_version_
   int rc = -1;
   if (PQntuples(r) == 0) {
     dv_err_set(err, GRPC_STATUS_NOT_FOUND, "version %s not found", id);
-    goto cleanup;
+  } else if (row_to_info(a, r, 0, info, err) == 0) {
+    *lineage = col_i64(r, 0, VINFO_NCOLS);
+    *base = col_i64(r, 0, VINFO_NCOLS + 1);
+    *switch_id = dv_arena_strdup(a, PQgetvalue(r, 0, VINFO_NCOLS));
+    rc = *switch_id != NULL ? 0 : DV_NOMEM(err);
   }
+  PQclear(r);
+  return rc;
+}
+
+static int get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_version_info_t **info,
+                       dv_switch_cfg_t **config, int64_t *lineage, dv_err_t *err) {
+  int64_t vid;
+  if (dv_version_id_parse(id, &vid, err) != 0) return -1;
+  if (from_cache(s, a, vid, info, config, lineage)) return 0;
   dv_version_info_t *v;
-  dv_switch_cfg_t *cfg = NULL;
-  int64_t lin = col_i64(r, 0, VINFO_NCOLS);
-  if (row_to_info(a, r, 0, &v, err) != 0) goto cleanup;
+  char *switch_id;
+  int64_t base, lin;
+  if (read_info(s, a, id, &v, &switch_id, &base, &lin, err) != 0) return -1;
   if (config != NULL) {
-    if (read_config(s, a, PQgetvalue(r, 0, VINFO_NCOLS), col_i64(r, 0, VINFO_NCOLS + 1),
-                    v->number, v->id, v->checksum, &cfg, err) != 0)
-      goto cleanup;
+    dv_switch_cfg_t *cfg = NULL;
+    if (read_config(s, a, switch_id, base, v->number, v->id, v->checksum, &cfg, err) != 0)
+      return -1;
     to_cache(s, a, vid, v, cfg, lin);
     *config = cfg;
   }
   if (info != NULL) *info = v;
   if (lineage != NULL) *lineage = lin;
-  rc = 0;
-cleanup:
-  PQclear(r);
-  return rc;
+  return 0;
 }
 
 int dv_store_get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_version_info_t **info,
@@ -546,11 +599,34 @@ static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, cons
   int64_t vid;
   if (dv_version_id_parse(id, &vid, err) != 0) return -1;
   if (dv_vcache_get_ref(s->cache, vid, a, out, len, lineage, NULL)) return 0; /* no copy */
-  uint8_t *data;
+  /* folded at the wire level: the packed Version is {1: info, 2: config} */
   Dvsconf__V1__Version v = DVSCONF__V1__VERSION__INIT;
+  char *switch_id;
+  int64_t base;
+  const uint8_t *canon;
+  size_t canon_len;
+  if (read_info(s, a, id, &v.info, &switch_id, &base, lineage, err) != 0) return -1;
+  int rc = read_canonical(s, a, switch_id, base, v.info->number, v.info->id, v.info->checksum,
+                          &canon, &canon_len, err);
+  if (rc < 0) return -1;
+  if (rc == 0) {
+    size_t ilen = dvsconf__v1__version_info__get_packed_size(v.info), at = 0;
+    uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
+    uint8_t *buf = dv_arena_alloc_raw(a, dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len));
+    if (ibuf == NULL || buf == NULL) return DV_NOMEM(err);
+    dvsconf__v1__version_info__pack(v.info, ibuf);
+    dv_wire_put_ld(buf, &at, 1, ibuf, ilen);
+    dv_wire_put_ld(buf, &at, 2, canon, canon_len);
+    if (s->cache != NULL) dv_vcache_put(s->cache, vid, buf, at, *lineage);
+    *out = buf;
+    *len = at;
+    return 0;
+  }
+  /* decoded, as Import reads it (and with its errors) */
   if (get_version(s, a, id, &v.info, &v.config, lineage, err) != 0) return -1;
+  if (dv_vcache_get_ref(s->cache, vid, a, out, len, lineage, NULL)) return 0;
   *len = dvsconf__v1__version__get_packed_size(&v);
-  data = dv_arena_alloc_raw(a, *len + 1);
+  uint8_t *data = dv_arena_alloc_raw(a, *len + 1);
   if (data == NULL) return DV_NOMEM(err);
   dvsconf__v1__version__pack(&v, data);
   *out = data;

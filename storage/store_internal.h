@@ -75,5 +75,15 @@ int layout_encode_delta(dv_arena_t *a, dv_switch_cfg_t *prev, dv_switch_cfg_t *c
 int layout_fold(dv_arena_t *a, const store_body_t *bodies, size_t n, dv_switch_cfg_t **out,
                 dv_err_t *err);
 
+/* The canonical encoding of the version the bodies build, as layout_fold
+ * builds it, folded at the wire level without decoding a port group: base
+ * (base_len bytes), when not NULL, is bodies[0] already decompressed. 0
+ * with *out (arena memory); 1 when the bodies hold something only decoding
+ * reads the same way (then the caller folds with layout_fold, which also
+ * reports any damage); -1 when out of memory. The caller checks the
+ * result against the stored checksum. */
+int layout_fold_wire(dv_arena_t *a, const store_body_t *bodies, size_t n, const uint8_t *base,
+                     size_t base_len, uint8_t **out, size_t *out_len, dv_err_t *err);
+
 
 #endif

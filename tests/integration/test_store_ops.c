@@ -763,6 +763,95 @@ static void cached_splits_carry_port_group_digests(void **state) {
   dv_vcache_free(other_cache);
 }
 
+/* The config bytes of version id read packed through store `st` (the
+ * wire-level fold when it is not cached). */
+static void packed_config(dv_store_t *st, dv_arena_t *a, const char *id, const uint8_t **cfg,
+                          size_t *len) {
+  const uint8_t *v;
+  size_t vlen;
+  int64_t lineage;
+  dv_err_t err = DV_ERR_INIT;
+  if (dv_store_get_version_packed(st, a, id, &v, &vlen, &lineage, &err) != 0)
+    fail_msg("read %s: %s", id, err.msg);
+  assert_int_equal(dv_wire_field(v, vlen, 2, cfg, len, &err), 0);
+}
+
+/* A version read packed is folded at the wire level, from the whole
+ * version in the cache when it is there: byte for byte the canonical
+ * encoding the decoding read gives, through settings changes, removed,
+ * added and changed port groups. */
+static void reads_fold_at_the_wire_level(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_arena_t *a = dv_arena_new();
+  dv_switch_cfg_t *c = fake_config(a, "sw-fold", "uuid-fold", 40);
+  const char *id[6];
+  for (int k = 0; k < 6; k++) {
+    if (k == 1) c->portgroups[3]->default_port_config->vlan->vlan_id = 33;
+    if (k == 2) c->n_portgroups--; /* the last one removed */
+    if (k == 3) c->portgroups[5]->name = "renamed";
+    if (k == 4) c->max_mtu = 9000;
+    if (k == 5) c->portgroups[0]->description = "first";
+    dv_put_t put = {"fake", c, 0, "", NULL, 0};
+    dv_version_info_t *info;
+    bool unchanged;
+    assert_int_equal(dv_store_put_version(f->store, a, &put, &info, &unchanged, &err), 0);
+    assert_false(unchanged);
+    id[k] = info->id;
+  }
+  dv_store_t *cold = NULL, *warm = NULL; /* no cache; a cache holding version 1 */
+  dv_vcache_t *cache = dv_vcache_new(16 << 20);
+  assert_int_equal(dv_store_open(pguri, &cold, &err), 0);
+  assert_int_equal(dv_store_open(pguri, &warm, &err), 0);
+  dv_store_use_cache(warm, cache, NULL);
+  const uint8_t *first;
+  size_t first_len;
+  packed_config(warm, a, id[0], &first, &first_len);
+  for (int k = 0; k < 6; k++) {
+    dv_switch_cfg_t *decoded;
+    uint8_t *want;
+    size_t want_len;
+    assert_int_equal(dv_store_get_version(cold, a, id[k], NULL, &decoded, &err), 0);
+    assert_int_equal(dv_config_encode(a, decoded, &want, &want_len, &err), 0);
+    const uint8_t *got[2];
+    size_t got_len[2];
+    packed_config(cold, a, id[k], &got[0], &got_len[0]);
+    packed_config(warm, a, id[k], &got[1], &got_len[1]);
+    for (int i = 0; i < 2; i++) {
+      assert_int_equal(got_len[i], want_len);
+      assert_memory_equal(got[i], want, want_len);
+    }
+  }
+  /* proof that the cached whole version is used: with its stored body
+   * destroyed, a store that has it cached still reads version 4 exactly;
+   * one that does not reports the damage */
+  dv_store_t *warm2 = NULL;
+  dv_vcache_t *cache2 = dv_vcache_new(16 << 20);
+  assert_int_equal(dv_store_open(pguri, &warm2, &err), 0);
+  dv_store_use_cache(warm2, cache2, NULL);
+  packed_config(warm2, a, id[0], &first, &first_len);
+  const char *p[] = {id[0]};
+  PQclear(sql("UPDATE versions SET body = '\\x00ff'::bytea WHERE id = $1", 1, p));
+  const uint8_t *got, *again;
+  size_t got_len, again_len;
+  packed_config(warm2, a, id[4], &got, &got_len);
+  packed_config(warm, a, id[4], &again, &again_len); /* cached earlier */
+  assert_int_equal(got_len, again_len);
+  assert_memory_equal(got, again, got_len);
+  const uint8_t *v;
+  size_t vlen;
+  int64_t lineage;
+  dv_err_clear(&err);
+  assert_int_equal(dv_store_get_version_packed(cold, a, id[4], &v, &vlen, &lineage, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_DATA_LOSS);
+  dv_store_close(cold);
+  dv_store_close(warm);
+  dv_store_close(warm2);
+  dv_arena_free(a);
+  dv_vcache_free(cache);
+  dv_vcache_free(cache2);
+}
+
 static void database_down_is_unavailable(void **state) {
   dv_store_t *s = NULL;
   dv_err_t err = DV_ERR_INIT;
@@ -800,6 +889,7 @@ int main(void) {
       cmocka_unit_test(list_pages_follow_every_write),
       cmocka_unit_test(audit_record_commits_with_the_version),
       cmocka_unit_test(cached_splits_carry_port_group_digests),
+      cmocka_unit_test(reads_fold_at_the_wire_level),
       cmocka_unit_test(database_down_is_unavailable),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
