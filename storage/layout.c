@@ -76,9 +76,12 @@ static int decompress_body(dv_arena_t *a, const store_body_t *b, const uint8_t *
     *len = b->len;
     return 0;
   }
-  if ((b->codec != 1 && b->codec != 2) || b->len < 4)
+  if (b->codec != 1 && b->codec != 2)
     return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "stored version body has unknown codec %d",
                       b->codec);
+  if (b->len < 4)
+    return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "stored version body is cut short (%zu bytes)",
+                      b->len);
   uLongf n = ((uLongf)b->data[0] << 24) | ((uLongf)b->data[1] << 16) |
              ((uLongf)b->data[2] << 8) | b->data[3];
   if (n > MAX_RAW_BODY)
