@@ -267,6 +267,11 @@ static int apply_delta_wire(dv_arena_t *a, const uint8_t *raw, size_t len, dv_st
   return 0;
 }
 
+int layout_body_raw(dv_arena_t *a, const store_body_t *b, const uint8_t **raw, size_t *len,
+                    dv_err_t *err) {
+  return decompress_body(a, b, raw, len, err);
+}
+
 int layout_fold_wire(dv_arena_t *a, const store_body_t *bodies, size_t n, const uint8_t *base,
                      size_t base_len, uint8_t **out, size_t *out_len, dv_err_t *err) {
   dv_err_t ignored = DV_ERR_INIT;

@@ -428,36 +428,6 @@ static int read_config(dv_store_t *s, dv_arena_t *a, const char *switch_id, int6
   return 0;
 }
 
-/* A version's canonical encoding, folded at the wire level from its whole
- * version (taken from the cache when it is there: no decompression) and
- * the deltas after it, and matching its checksum: 0. 1 when that could not
- * be done (the caller reads it decoded, which reports any damage). */
-static int read_canonical(dv_store_t *s, dv_arena_t *a, const char *switch_id, int64_t base,
-                          int64_t number, const char *version_id, const char *checksum_hex,
-                          const uint8_t **out, size_t *out_len, dv_err_t *err) {
-  store_body_t *bodies;
-  size_t rows, base_len = 0;
-  int64_t base_id, lin;
-  if (read_bodies(s, a, switch_id, base, number, version_id, &bodies, &rows, &base_id, err) != 0)
-    return -1;
-  const uint8_t *cached, *base_cfg = NULL;
-  size_t cached_len;
-  dv_err_t ignored = DV_ERR_INIT;
-  if (dv_vcache_get_ref(s->cache, base_id, a, &cached, &cached_len, &lin, NULL) &&
-      dv_wire_field(cached, cached_len, 2, &base_cfg, &base_len, &ignored) != 0)
-    base_cfg = NULL;
-  uint8_t *canon;
-  size_t len;
-  int rc = layout_fold_wire(a, bodies, rows, base_cfg, base_len, &canon, &len, err);
-  if (rc != 0) return rc;
-  char sum[DV_SHA256_HEX_LEN + 1];
-  dv_sha256_hex(canon, len, sum);
-  if (strcmp(sum, checksum_hex) != 0) return 1;
-  *out = canon;
-  *out_len = len;
-  return 0;
-}
-
 int dv_version_id_parse(const char *id, int64_t *out, dv_err_t *err) {
   if (id == NULL || id[0] == '\0')
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "version_id: required");
@@ -478,6 +448,26 @@ static char *switch_key(dv_arena_t *a, const char *plane, const char *uuid) {
   return dv_arena_printf(a, "%s\x1f%s", plane, uuid); /* names hold no control characters */
 }
 
+/* The packed Version {1: info, 2: config} of a version's canonical config:
+ * in arena memory, or malloc'd (heap) for dv_vcache_put_owned. NULL when
+ * out of memory. */
+static uint8_t *pack_version(dv_arena_t *a, bool heap, const dv_version_info_t *info,
+                             const uint8_t *canon, size_t canon_len, size_t *len) {
+  size_t ilen = dvsconf__v1__version_info__get_packed_size(info), at = 0;
+  uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
+  size_t n = dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len);
+  uint8_t *buf = heap ? malloc(n) : dv_arena_alloc_raw(a, n);
+  if (ibuf == NULL || buf == NULL) {
+    if (heap) free(buf);
+    return NULL;
+  }
+  dvsconf__v1__version_info__pack(info, ibuf);
+  dv_wire_put_ld(buf, &at, 1, ibuf, ilen);
+  dv_wire_put_ld(buf, &at, 2, canon, canon_len);
+  *len = at;
+  return buf;
+}
+
 /* split (may be NULL) is the new version's, prev the previous version's
  * (may be NULL), match what layout_encode_delta_wire found equal in them:
  * the split is kept with the cached version, with its port groups'
@@ -486,17 +476,9 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
                               const uint8_t *canon, size_t canon_len, const dv_wire_cfg_t *split,
                               const dv_wire_cfg_t *prev, const size_t *match, int64_t lineage) {
   if (s->cache == NULL) return;
-  size_t ilen = dvsconf__v1__version_info__get_packed_size(info);
-  uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
-  uint8_t *buf = malloc(dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len));
-  if (ibuf == NULL || buf == NULL) {
-    free(buf);
-    return;
-  }
-  dvsconf__v1__version_info__pack(info, ibuf);
-  size_t at = 0;
-  dv_wire_put_ld(buf, &at, 1, ibuf, ilen);
-  dv_wire_put_ld(buf, &at, 2, canon, canon_len);
+  size_t at;
+  uint8_t *buf = pack_version(a, true, info, canon, canon_len, &at);
+  if (buf == NULL) return;
   int64_t vid = strtoll(info->id, NULL, 10), lin;
   dv_vcache_put_owned(s->cache, vid, buf, at, lineage); /* no second copy */
   char *key = switch_key(a, info->plane, info->switch_uuid);
@@ -594,6 +576,62 @@ int dv_store_get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_versio
 
 /* The packed Version {info, config}, verified: the cached bytes when there,
  * without decoding them. */
+/* A whole version just decompressed for a read of a later one: cached as
+ * it would be if read itself (verified against its own checksum), so that
+ * reads of the versions after it fold from memory. Best effort. */
+static void cache_whole(dv_store_t *s, dv_arena_t *a, int64_t id, const uint8_t *canon,
+                        size_t len) {
+  char ids[24];
+  snprintf(ids, sizeof ids, "%" PRId64, id);
+  dv_version_info_t *info;
+  char *switch_id;
+  int64_t base, lineage;
+  char sum[DV_SHA256_HEX_LEN + 1];
+  dv_err_t ignored = DV_ERR_INIT;
+  size_t n;
+  uint8_t *buf;
+  if (read_info(s, a, ids, &info, &switch_id, &base, &lineage, &ignored) != 0) return;
+  dv_sha256_hex(canon, len, sum);
+  if (strcmp(sum, info->checksum) == 0 && (buf = pack_version(a, false, info, canon, len, &n)))
+    dv_vcache_put(s->cache, id, buf, n, lineage);
+}
+
+/* A version's canonical encoding, folded at the wire level from its whole
+ * version (taken from the cache when it is there: no decompression) and
+ * the deltas after it, and matching its checksum: 0. 1 when that could not
+ * be done (the caller reads it decoded, which reports any damage). */
+static int read_canonical(dv_store_t *s, dv_arena_t *a, const char *switch_id, int64_t base,
+                          int64_t number, const char *version_id, const char *checksum_hex,
+                          const uint8_t **out, size_t *out_len, dv_err_t *err) {
+  store_body_t *bodies;
+  size_t rows, base_len = 0;
+  int64_t base_id, lin;
+  if (read_bodies(s, a, switch_id, base, number, version_id, &bodies, &rows, &base_id, err) != 0)
+    return -1;
+  const uint8_t *cached, *base_cfg = NULL;
+  size_t cached_len;
+  dv_err_t ignored = DV_ERR_INIT;
+  bool decompressed = false;
+  if (dv_vcache_get_ref(s->cache, base_id, a, &cached, &cached_len, &lin, NULL) &&
+      dv_wire_field(cached, cached_len, 2, &base_cfg, &base_len, &ignored) != 0)
+    base_cfg = NULL;
+  if (base_cfg == NULL && bodies[0].full) {
+    if (layout_body_raw(a, &bodies[0], &base_cfg, &base_len, &ignored) != 0) return 1;
+    decompressed = true;
+  }
+  uint8_t *canon;
+  size_t len;
+  int rc = layout_fold_wire(a, bodies, rows, base_cfg, base_len, &canon, &len, err);
+  if (rc != 0) return rc;
+  char sum[DV_SHA256_HEX_LEN + 1];
+  dv_sha256_hex(canon, len, sum);
+  if (strcmp(sum, checksum_hex) != 0) return 1;
+  if (decompressed && rows > 1 && s->cache != NULL) cache_whole(s, a, base_id, base_cfg, base_len);
+  *out = canon;
+  *out_len = len;
+  return 0;
+}
+
 static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, const uint8_t **out,
                               size_t *len, int64_t *lineage, dv_err_t *err) {
   int64_t vid;
@@ -610,13 +648,9 @@ static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, cons
                           &canon, &canon_len, err);
   if (rc < 0) return -1;
   if (rc == 0) {
-    size_t ilen = dvsconf__v1__version_info__get_packed_size(v.info), at = 0;
-    uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
-    uint8_t *buf = dv_arena_alloc_raw(a, dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len));
-    if (ibuf == NULL || buf == NULL) return DV_NOMEM(err);
-    dvsconf__v1__version_info__pack(v.info, ibuf);
-    dv_wire_put_ld(buf, &at, 1, ibuf, ilen);
-    dv_wire_put_ld(buf, &at, 2, canon, canon_len);
+    size_t at;
+    uint8_t *buf = pack_version(a, false, v.info, canon, canon_len, &at);
+    if (buf == NULL) return DV_NOMEM(err);
     if (s->cache != NULL) dv_vcache_put(s->cache, vid, buf, at, *lineage);
     *out = buf;
     *len = at;

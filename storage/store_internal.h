@@ -84,6 +84,9 @@ int layout_fold(dv_arena_t *a, const store_body_t *bodies, size_t n, dv_switch_c
  * result against the stored checksum. */
 int layout_fold_wire(dv_arena_t *a, const store_body_t *bodies, size_t n, const uint8_t *base,
                      size_t base_len, uint8_t **out, size_t *out_len, dv_err_t *err);
+/* A body's bytes, decompressed (arena memory, or the body's own). */
+int layout_body_raw(dv_arena_t *a, const store_body_t *b, const uint8_t **raw, size_t *len,
+                    dv_err_t *err);
 
 
 #endif

@@ -777,9 +777,10 @@ static void packed_config(dv_store_t *st, dv_arena_t *a, const char *id, const u
 }
 
 /* A version read packed is folded at the wire level, from the whole
- * version in the cache when it is there: byte for byte the canonical
- * encoding the decoding read gives, through settings changes, removed,
- * added and changed port groups. */
+ * version in the cache when it is there (a read keeps the whole version it
+ * decompressed): byte for byte the canonical encoding the decoding read
+ * gives, through settings changes, removed, added and changed port
+ * groups. */
 static void reads_fold_at_the_wire_level(void **state) {
   fixture_t *f = *state;
   dv_err_t err = DV_ERR_INIT;
@@ -822,14 +823,14 @@ static void reads_fold_at_the_wire_level(void **state) {
       assert_memory_equal(got[i], want, want_len);
     }
   }
-  /* proof that the cached whole version is used: with its stored body
-   * destroyed, a store that has it cached still reads version 4 exactly;
-   * one that does not reports the damage */
+  /* proof that the whole version is kept and used: reading version 2
+   * caches version 1, the whole one; with its stored body destroyed, that
+   * store still reads version 4 exactly, one without it reports the damage */
   dv_store_t *warm2 = NULL;
   dv_vcache_t *cache2 = dv_vcache_new(16 << 20);
   assert_int_equal(dv_store_open(pguri, &warm2, &err), 0);
   dv_store_use_cache(warm2, cache2, NULL);
-  packed_config(warm2, a, id[0], &first, &first_len);
+  packed_config(warm2, a, id[2], &first, &first_len);
   const char *p[] = {id[0]};
   PQclear(sql("UPDATE versions SET body = '\\x00ff'::bytea WHERE id = $1", 1, p));
   const uint8_t *got, *again;
