@@ -574,11 +574,11 @@ int dv_store_get_version(dv_store_t *s, dv_arena_t *a, const char *id, dv_versio
   return get_version(s, a, id, info, config, NULL, err);
 }
 
-/* The packed Version {info, config}, verified: the cached bytes when there,
- * without decoding them. */
 /* A whole version just decompressed for a read of a later one: cached as
  * it would be if read itself (verified against its own checksum), so that
- * reads of the versions after it fold from memory. Best effort. */
+ * reads of the versions after it fold from memory. Best effort, and not
+ * inside a transaction (a write's read of the previous version): a failed
+ * statement there would spoil the write. */
 static void cache_whole(dv_store_t *s, dv_arena_t *a, int64_t id, const uint8_t *canon,
                         size_t len) {
   char ids[24];
@@ -626,12 +626,15 @@ static int read_canonical(dv_store_t *s, dv_arena_t *a, const char *switch_id, i
   char sum[DV_SHA256_HEX_LEN + 1];
   dv_sha256_hex(canon, len, sum);
   if (strcmp(sum, checksum_hex) != 0) return 1;
-  if (decompressed && rows > 1 && s->cache != NULL) cache_whole(s, a, base_id, base_cfg, base_len);
+  if (decompressed && rows > 1 && !s->in_tx && dv_vcache_fits(s->cache, base_len))
+    cache_whole(s, a, base_id, base_cfg, base_len);
   *out = canon;
   *out_len = len;
   return 0;
 }
 
+/* The packed Version {info, config}, verified: the cached bytes when there,
+ * without decoding them. */
 static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, const uint8_t **out,
                               size_t *len, int64_t *lineage, dv_err_t *err) {
   int64_t vid;

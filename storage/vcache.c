@@ -205,8 +205,12 @@ static void put(dv_vcache_t *c, int64_t id, entry_t *n, uint8_t *data, size_t le
   pthread_mutex_unlock(&c->mu);
 }
 
+bool dv_vcache_fits(const dv_vcache_t *c, size_t len) {
+  return c != NULL && len <= c->max_bytes / 8;
+}
+
 void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage) {
-  if (c == NULL || len > c->max_bytes / 8) return;
+  if (!dv_vcache_fits(c, len)) return;
   entry_t *n = malloc(sizeof *n + len);
   if (n == NULL) return; /* a cache may forget */
   memcpy(n + 1, data, len);
@@ -214,7 +218,7 @@ void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, 
 }
 
 void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, int64_t lineage) {
-  entry_t *n = c != NULL && len <= c->max_bytes / 8 ? malloc(sizeof *n) : NULL;
+  entry_t *n = dv_vcache_fits(c, len) ? malloc(sizeof *n) : NULL;
   if (n == NULL) { /* a cache may forget */
     free(data);
     return;

@@ -5,6 +5,7 @@
 #ifndef DV_VCACHE_H
 #define DV_VCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,9 @@ dv_vcache_t *dv_vcache_new(size_t max_bytes); /* NULL when out of memory */
  * freed first. */
 void dv_vcache_free(dv_vcache_t *c);
 
+/* Whether an entry of len bytes would be kept (one entry is at most an
+ * eighth of the cache); false for a NULL cache. */
+bool dv_vcache_fits(const dv_vcache_t *c, size_t len);
 void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage);
 /* The same without a copy: data (malloc'd) is the cache's from now on. */
 void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, int64_t lineage);

@@ -779,20 +779,30 @@ static void packed_config(dv_store_t *st, dv_arena_t *a, const char *id, const u
 /* A version read packed is folded at the wire level, from the whole
  * version in the cache when it is there (a read keeps the whole version it
  * decompressed): byte for byte the canonical encoding the decoding read
- * gives, through settings changes, removed, added and changed port
- * groups. */
+ * gives, through a settings change and removed, added, renamed, changed
+ * and keyless port groups. */
 static void reads_fold_at_the_wire_level(void **state) {
   fixture_t *f = *state;
   dv_err_t err = DV_ERR_INIT;
   dv_arena_t *a = dv_arena_new();
   dv_switch_cfg_t *c = fake_config(a, "sw-fold", "uuid-fold", 40);
-  const char *id[6];
-  for (int k = 0; k < 6; k++) {
+  const char *id[8];
+  for (int k = 0; k < 8; k++) {
     if (k == 1) c->portgroups[3]->default_port_config->vlan->vlan_id = 33;
     if (k == 2) c->n_portgroups--; /* the last one removed */
     if (k == 3) c->portgroups[5]->name = "renamed";
     if (k == 4) c->max_mtu = 9000;
-    if (k == 5) c->portgroups[0]->description = "first";
+    if (k == 5) { /* one added */
+      dv_pg_cfg_t **more = dv_arena_alloc(a, (c->n_portgroups + 1) * sizeof *more);
+      memcpy(more, c->portgroups, c->n_portgroups * sizeof *more);
+      more[c->n_portgroups] = fake_config(a, "x", "x", 1)->portgroups[0];
+      more[c->n_portgroups]->key = "key-added";
+      more[c->n_portgroups]->name = "added";
+      c->portgroups = more;
+      c->n_portgroups++;
+    }
+    if (k == 6) c->portgroups[7]->key = ""; /* known by its name now: sorted first */
+    if (k == 7) c->portgroups[7]->name = "zz-keyless"; /* and moved among the keyless */
     dv_put_t put = {"fake", c, 0, "", NULL, 0};
     dv_version_info_t *info;
     bool unchanged;
@@ -808,7 +818,7 @@ static void reads_fold_at_the_wire_level(void **state) {
   const uint8_t *first;
   size_t first_len;
   packed_config(warm, a, id[0], &first, &first_len);
-  for (int k = 0; k < 6; k++) {
+  for (int k = 0; k < 8; k++) {
     dv_switch_cfg_t *decoded;
     uint8_t *want;
     size_t want_len;
