@@ -7,7 +7,6 @@
 #include "strmap.h"
 #include "validate.h"
 
-#define PORTGROUPS_FIELD 12 /* SwitchConfig.portgroups */
 
 int dv_intake_open(dv_arena_t *a, const uint8_t *doc, size_t len, dv_intake_t *in, dv_err_t *err) {
   memset(in, 0, sizeof *in);
@@ -139,7 +138,7 @@ static bool is_canonical(const dv_intake_t *in, size_t cut, size_t total) {
   const uint8_t *at = d + cut;
   for (size_t k = 0; k < c->n_pgs; k++) {
     const dv_wire_pg_t *pg = &c->pgs[k];
-    at += dv_wire_ld_size(PORTGROUPS_FIELD, pg->len) - pg->len;
+    at += dv_wire_ld_size(DV_WIRE_PORTGROUPS_FIELD, pg->len) - pg->len;
     if (pg->data != at) return false; /* decoded, reordered, or a longer length prefix */
     at += pg->len;
   }
@@ -194,8 +193,8 @@ int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known,
   uint8_t *s = dv_arena_alloc_raw(a, s_len + 1);
   if (s == NULL) return DV_NOMEM(err);
   dvsconf__v1__switch_config__pack(in->settings, s);
-  size_t cut = dv_wire_offset_after(s, s_len, PORTGROUPS_FIELD), total = s_len;
-  for (size_t k = 0; k < n; k++) total += dv_wire_ld_size(PORTGROUPS_FIELD, pgs[k].len);
+  size_t cut = dv_wire_offset_after(s, s_len, DV_WIRE_PORTGROUPS_FIELD), total = s_len;
+  for (size_t k = 0; k < n; k++) total += dv_wire_ld_size(DV_WIRE_PORTGROUPS_FIELD, pgs[k].len);
   in->split = (dv_wire_cfg_t){
       .settings = s, .settings_len = s_len, .pgs = pgs, .n_pgs = n, .validated = true};
   if (is_canonical(in, cut, total)) { /* the common case: sent back as it was read */
@@ -203,17 +202,7 @@ int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known,
     in->canon_len = total;
     return 0;
   }
-  uint8_t *canon = dv_arena_alloc_raw(a, total + 1);
-  if (canon == NULL) return DV_NOMEM(err);
-  memcpy(canon, s, cut);
-  size_t at = cut;
-  for (size_t k = 0; k < n; k++) {
-    dv_wire_pg_t *pg = &pgs[k];
-    dv_wire_put_ld(canon, &at, PORTGROUPS_FIELD, pg->data, pg->len);
-    dv_wire_pg_move(pg, canon + at - pg->len); /* the split points into canon from now on */
-  }
-  memcpy(canon + at, s + cut, s_len - cut);
-  in->canon = canon;
-  in->canon_len = at + s_len - cut;
+  /* the split points into canon from now on */
+  if ((in->canon = dv_wire_join(a, &in->split, &in->canon_len)) == NULL) return DV_NOMEM(err);
   return 0;
 }

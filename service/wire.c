@@ -101,6 +101,11 @@ int dv_wire_pg_read(dv_wire_pg_t *pg) {
   return key_and_name(pg);
 }
 
+char *dv_wire_pg_identity(dv_arena_t *a, const dv_wire_pg_t *pg) {
+  return pg->key_len > 0 ? dv_arena_strndup(a, (const char *)pg->key, pg->key_len)
+                         : dv_arena_strndup(a, (const char *)pg->name, pg->name_len);
+}
+
 size_t dv_wire_offset_after(const uint8_t *buf, size_t len, unsigned field) {
   const uint8_t *p = buf, *end = buf + len;
   while (p < end) {
@@ -146,7 +151,7 @@ static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
     size_t n;
     if (next_field(&p, end, &field, &type, &data, &n) != 0)
       return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored configuration is malformed");
-    if (field == 12 && type == 2)
+    if (field == DV_WIRE_PORTGROUPS_FIELD && type == 2)
       n_pgs++;
     else
       settings_len += (size_t)(p - start);
@@ -161,7 +166,7 @@ static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
     unsigned field = 0, type = 0;
     size_t n;
     next_field(&p, end, &field, &type, &data, &n); /* checked above */
-    if (field == 12 && type == 2) {
+    if (field == DV_WIRE_PORTGROUPS_FIELD && type == 2) {
       dv_wire_pg_t *pg = &out->pgs[out->n_pgs++];
       pg->data = data;
       pg->len = n;
@@ -169,13 +174,8 @@ static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
       pg->equals = NULL;
       if (key_and_name(pg) != 0)
         return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored port group is malformed");
-      if (identities) {
-        /* the key, or the name when there is no key (model.h) */
-        pg->identity = pg->key_len > 0
-                           ? dv_arena_strndup(a, (const char *)pg->key, pg->key_len)
-                           : dv_arena_strndup(a, (const char *)pg->name, pg->name_len);
-        if (pg->identity == NULL) return DV_NOMEM(err);
-      }
+      if (identities && (pg->identity = dv_wire_pg_identity(a, pg)) == NULL)
+        return DV_NOMEM(err);
     } else {
       memcpy(out->settings + out->settings_len, start, (size_t)(p - start));
       out->settings_len += (size_t)(p - start);
@@ -194,6 +194,24 @@ void dv_wire_pg_move(dv_wire_pg_t *pg, const uint8_t *data) {
   pg->key = moved(pg->key, pg, data);
   pg->name = moved(pg->name, pg, data);
   pg->data = data;
+}
+
+uint8_t *dv_wire_join(dv_arena_t *a, dv_wire_cfg_t *w, size_t *len) {
+  const unsigned field = DV_WIRE_PORTGROUPS_FIELD;
+  size_t cut = dv_wire_offset_after(w->settings, w->settings_len, field), total = w->settings_len;
+  for (size_t k = 0; k < w->n_pgs; k++) total += dv_wire_ld_size(field, w->pgs[k].len);
+  uint8_t *buf = dv_arena_alloc_raw(a, total + 1);
+  if (buf == NULL) return NULL;
+  memcpy(buf, w->settings, cut);
+  size_t at = cut;
+  for (size_t k = 0; k < w->n_pgs; k++) {
+    dv_wire_pg_t *pg = &w->pgs[k];
+    dv_wire_put_ld(buf, &at, field, pg->data, pg->len);
+    dv_wire_pg_move(pg, buf + at - pg->len);
+  }
+  memcpy(buf + at, w->settings + cut, w->settings_len - cut);
+  *len = total;
+  return buf;
 }
 
 dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,

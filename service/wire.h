@@ -48,6 +48,8 @@ typedef struct dv_wire_cfg {
 
 #define DV_WIRE_DIGEST_LEN 32
 
+#define DV_WIRE_PORTGROUPS_FIELD 12 /* SwitchConfig.portgroups */
+
 /* Split a packed SwitchConfig; the result points into buf. DATA_LOSS when
  * the bytes are not a well-formed encoding. */
 int dv_wire_split_config(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
@@ -76,6 +78,17 @@ void dv_wire_pg_move(dv_wire_pg_t *pg, const uint8_t *data);
 
 /* Set pg->key and pg->name from pg->data and pg->len; -1 when malformed. */
 int dv_wire_pg_read(dv_wire_pg_t *pg);
+
+/* pg's identity (model.h: its key, or its name when it has none) as a
+ * string in arena memory, from the key and name pg_read found; NULL when
+ * out of memory. */
+char *dv_wire_pg_identity(dv_arena_t *a, const dv_wire_pg_t *pg);
+
+/* The canonical encoding of split w: the settings' fields numbered below
+ * 12, each port group as a field 12 in w's order, the settings' fields
+ * after. In arena memory, *len bytes; w's port groups point into it
+ * afterwards. NULL when out of memory. */
+uint8_t *dv_wire_join(dv_arena_t *a, dv_wire_cfg_t *w, size_t *len);
 
 /* Where the first field numbered above `field` starts in a packed message
  * whose fields are in number order (len when there is none): where fields

@@ -219,12 +219,11 @@ static const char *wire_identity(dv_arena_t *a, dv_wire_pg_t *pg) {
   if (dv_wire_pg_read(pg) != 0 || memchr(pg->key, 0, pg->key_len) != NULL ||
       memchr(pg->name, 0, pg->name_len) != NULL)
     return NULL;
-  return pg->key_len > 0 ? dv_arena_strndup(a, (const char *)pg->key, pg->key_len)
-                         : dv_arena_strndup(a, (const char *)pg->name, pg->name_len);
+  return dv_wire_pg_identity(a, pg);
 }
 
-static int cmp_pg_ptr(const void *x, const void *y) {
-  return dv_wire_pg_cmp(*(const dv_wire_pg_t *const *)x, *(const dv_wire_pg_t *const *)y);
+static int cmp_pg(const void *x, const void *y) {
+  return dv_wire_pg_cmp(x, y);
 }
 
 /* One delta applied to the port groups by identity, as layout_fold applies
@@ -296,28 +295,17 @@ int layout_fold_wire(dv_arena_t *a, const store_body_t *bodies, size_t n, const 
     int rc = apply_delta_wire(a, raw, len, pgs, &settings, &settings_len);
     if (rc != 0) return rc < 0 ? DV_NOMEM(err) : 1;
   }
-  /* canonical: the settings' fields up to 12, the port groups in (key,
-   * name) order, the settings' fields after 12 */
-  size_t count = dv_strmap_count(pgs), pos = 0, k = 0;
-  const dv_wire_pg_t **sorted = dv_arena_alloc(a, (count + 1) * sizeof *sorted);
-  if (sorted == NULL) return DV_NOMEM(err);
+  /* canonical: the port groups in (key, name) order, between the settings */
+  size_t count = dv_strmap_count(pgs), pos = 0;
+  dv_wire_cfg_t folded = {.settings = (uint8_t *)settings, .settings_len = settings_len};
+  folded.pgs = dv_arena_alloc(a, (count + 1) * sizeof *folded.pgs);
+  if (folded.pgs == NULL) return DV_NOMEM(err);
   const char *key;
   void *val;
-  size_t total = settings_len;
-  while (dv_strmap_next(pgs, &pos, &key, &val) && k < count) {
-    sorted[k] = val;
-    total += dv_wire_ld_size(12, sorted[k]->len);
-    k++;
-  }
-  qsort(sorted, k, sizeof *sorted, cmp_pg_ptr);
-  uint8_t *buf = dv_arena_alloc_raw(a, total + 1);
-  if (buf == NULL) return DV_NOMEM(err);
-  size_t cut = dv_wire_offset_after(settings, settings_len, 12), at = cut;
-  memcpy(buf, settings, cut);
-  for (size_t i = 0; i < k; i++) dv_wire_put_ld(buf, &at, 12, sorted[i]->data, sorted[i]->len);
-  memcpy(buf + at, settings + cut, settings_len - cut);
-  *out = buf;
-  *out_len = at + settings_len - cut;
+  while (folded.n_pgs < count && dv_strmap_next(pgs, &pos, &key, &val))
+    folded.pgs[folded.n_pgs++] = *(const dv_wire_pg_t *)val;
+  qsort(folded.pgs, folded.n_pgs, sizeof *folded.pgs, cmp_pg);
+  if ((*out = dv_wire_join(a, &folded, out_len)) == NULL) return DV_NOMEM(err);
   return 0;
 }
 

@@ -227,6 +227,7 @@ void store_rollback(dv_store_t *s) {
   " (extract(epoch FROM v.created_at) * 1000000)::bigint, encode(v.checksum, 'hex')," \
   " v.note, v.labels::text, v.portgroup_count, v.scope"
 #define VINFO_NCOLS 11
+#define VINFO_NUMBER_COL 4 /* v.number */
 
 /* A version as put_version needs it: VINFO_COLS, base_number, chain_bytes
  * and its base's body size. LOCK_LATEST_SQL: a switch's history, locked,
@@ -443,7 +444,7 @@ bad:
                     id);
 }
 
-/* Cache a version just stored: the packed Version is {1: info, 2: config}. */
+/* The key of a switch's newest-version hint in the cache. */
 static char *switch_key(dv_arena_t *a, const char *plane, const char *uuid) {
   return dv_arena_printf(a, "%s\x1f%s", plane, uuid); /* names hold no control characters */
 }
@@ -660,12 +661,14 @@ static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, cons
     return 0;
   }
   /* decoded, as Import reads it (and with its errors) */
-  if (get_version(s, a, id, &v.info, &v.config, lineage, err) != 0) return -1;
-  if (dv_vcache_get_ref(s->cache, vid, a, out, len, lineage, NULL)) return 0;
+  if (read_config(s, a, switch_id, base, v.info->number, v.info->id, v.info->checksum, &v.config,
+                  err) != 0)
+    return -1;
   *len = dvsconf__v1__version__get_packed_size(&v);
   uint8_t *data = dv_arena_alloc_raw(a, *len + 1);
   if (data == NULL) return DV_NOMEM(err);
   dvsconf__v1__version__pack(&v, data);
+  if (s->cache != NULL) dv_vcache_put(s->cache, vid, data, *len, *lineage);
   *out = data;
   return 0;
 }
@@ -851,7 +854,7 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   store_body_t body;
   int64_t base = latest + 1, chain = 0;
   if (latest > 0) {
-    if (PQgetisnull(r, 0, 0) || col_i64(r, 0, 4) != latest) {
+    if (PQgetisnull(r, 0, 0) || col_i64(r, 0, VINFO_NUMBER_COL) != latest) {
       /* The lock was waited for, and the history moved on meanwhile: READ
        * COMMITTED re-reads the locked switch row, not the version joined
        * to it. Read the latest version again, under the lock now. */
