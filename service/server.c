@@ -223,6 +223,8 @@ static void pick_request_id(call_t *c) {
            (unsigned long long)n);
 }
 
+static void unref_slice(void *slice) { grpc_slice_unref(*(grpc_slice *)slice); }
+
 static int decode_and_run(call_t *c, dv_ctx_t *ctx, dv_err_t *err) {
   dv_arena_t *arena = ctx->arena;
   if (c->payload == NULL)
@@ -230,18 +232,29 @@ static int decode_and_run(call_t *c, dv_ctx_t *ctx, dv_err_t *err) {
   grpc_byte_buffer_reader reader;
   if (!grpc_byte_buffer_reader_init(&reader, c->payload))
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "request: cannot read the message");
-  grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+  grpc_slice *all = dv_arena_alloc(arena, sizeof *all);
+  if (all == NULL) {
+    grpc_byte_buffer_reader_destroy(&reader);
+    return DV_NOMEM(err);
+  }
+  *all = grpc_byte_buffer_reader_readall(&reader);
   grpc_byte_buffer_reader_destroy(&reader);
+  /* The request's bytes live as long as the call's arena: what an
+   * operation keeps of them (intake.h) may still be used after the reply
+   * (dv_store_after_reply). */
+  if (dv_arena_defer(arena, unref_slice, all) != 0) {
+    grpc_slice_unref(*all);
+    return DV_NOMEM(err);
+  }
+  const uint8_t *bytes = GRPC_SLICE_START_PTR(*all);
+  size_t len = GRPC_SLICE_LENGTH(*all);
   ProtobufCMessage *resp = NULL;
   int rc;
   if (c->method->bytes_fn != NULL) {
-    rc = c->method->bytes_fn(ctx, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), &resp, err);
-    grpc_slice_unref(all);
+    rc = c->method->bytes_fn(ctx, bytes, len, &resp, err);
   } else {
-    ProtobufCMessage *req = protobuf_c_message_unpack(c->method->req, dv_arena_allocator(arena),
-                                                      GRPC_SLICE_LENGTH(all),
-                                                      GRPC_SLICE_START_PTR(all));
-    grpc_slice_unref(all);
+    ProtobufCMessage *req =
+        protobuf_c_message_unpack(c->method->req, dv_arena_allocator(arena), len, bytes);
     if (req == NULL)
       return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "request: not a valid %s message",
                         c->method->req->name);
@@ -340,6 +353,7 @@ static void audit(call_t *c, dv_store_t *store, const dv_caller_t *who, const dv
 
 static void handle(call_t *c, dv_store_t **store) {
   dv_err_t err = DV_ERR_INIT;
+  dv_arena_t *arena = NULL; /* the call's: freed once the reply is on its way */
   clock_gettime(CLOCK_MONOTONIC, &c->started);
   pick_request_id(c);
   if (c->method == NULL) {
@@ -347,7 +361,8 @@ static void handle(call_t *c, dv_store_t **store) {
     dv_err_set(&err, GRPC_STATUS_UNIMPLEMENTED, "method %.200s is not implemented", path);
     gpr_free(path);
   } else {
-    dv_ctx_t ctx = {.arena = dv_arena_new(), .planes = c->srv->planes};
+    arena = dv_arena_new();
+    dv_ctx_t ctx = {.arena = arena, .planes = c->srv->planes};
     ctx.store = *store;
     dv_caller_t who;
     char *peer = NULL; /* only for the audit log: not on the path of every read */
@@ -370,11 +385,12 @@ static void handle(call_t *c, dv_store_t **store) {
         audit(c, *store, &who, &ctx, &err, peer);
     }
     gpr_free(peer);
-    dv_arena_free(ctx.arena);
   }
   c->status = err.code;
   snprintf(c->message, sizeof c->message, "%s", err.msg);
-  send_reply(c);
+  send_reply(c); /* c may be gone from here on: another worker finishes it */
+  dv_store_after_reply(*store); /* work the reply need not wait for (store.h) */
+  dv_arena_free(arena);
 }
 
 static void log_call(call_t *c) {
@@ -434,7 +450,10 @@ static void *worker(void *arg) {
          * dv_server_stop must be able to cancel that call's statements */
         dv_err_t ignored = DV_ERR_INIT; /* a failed connect is retried by the first query */
         dv_store_open(s->pg, &store, &ignored);
-        if (store != NULL) dv_store_use_cache(store, s->cache, s->lists);
+        if (store != NULL) {
+          dv_store_use_cache(store, s->cache, s->lists);
+          dv_store_defer_caching(store, true);
+        }
         pthread_mutex_lock(&s->mu);
         s->stores[index] = store;
         pthread_mutex_unlock(&s->mu);

@@ -56,7 +56,11 @@ static int connect_now(dv_store_t *s, dv_err_t *err) {
   set_cancel(s, NULL);
   if (s->conn != NULL) PQfinish(s->conn);
   const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-  const char *vals[] = {s->conninfo, "5", "dvsconfd", "-c client_min_messages=warning", NULL};
+  /* Every statement is prepared once (exec) and keyed on its parameters
+   * by primary or unique keys: generic plans, never planned again. */
+  const char *vals[] = {s->conninfo, "5", "dvsconfd",
+                        "-c client_min_messages=warning -c plan_cache_mode=force_generic_plan",
+                        NULL};
   s->conn = PQconnectdbParams(keys, vals, 1);
   s->in_tx = 0;
   s->n_prepared = 0; /* a new session has none */
@@ -135,19 +139,26 @@ static int preparable(const char *sql) {
          strncmp(sql, "WITH", 4) == 0;
 }
 
+/* The slot of sql among the statements prepared on this connection: its
+ * index, or n_prepared when it is not prepared yet, or -1 when it is not to
+ * be prepared (not a query, or no slot left). */
+static int prepared_slot(const dv_store_t *s, const char *sql) {
+  if (!preparable(sql)) return -1;
+  int k;
+  for (k = 0; k < s->n_prepared; k++)
+    if (s->prepared[k] == sql) return k;
+  return k == STORE_MAX_PREPARED ? -1 : k;
+}
+
 /* Execute sql, prepared on this connection the first time it is seen. A
  * failed PREPARE is returned like a failed execution. */
 static PGresult *exec(dv_store_t *s, const char *sql, int n, const char *const *vals,
                       const int *lens, const int *fmts, int result_binary) {
-  if (!preparable(sql)) return PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, result_binary);
-  int k;
-  for (k = 0; k < s->n_prepared; k++)
-    if (s->prepared[k] == sql) break;
+  int k = prepared_slot(s, sql);
+  if (k < 0) return PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, result_binary);
   char name[16];
   snprintf(name, sizeof name, "dv%d", k);
   if (k == s->n_prepared) {
-    if (k == STORE_MAX_PREPARED)
-      return PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, result_binary);
     PGresult *p = PQprepare(s->conn, name, sql, n, NULL);
     if (p == NULL || PQresultStatus(p) != PGRES_COMMAND_OK) return p;
     PQclear(p);
@@ -197,6 +208,152 @@ int store_begin(dv_store_t *s, dv_err_t *err) {
   return 0;
 }
 
+static bool is_sql(const char *sql, const char *word) { return strcmp(sql, word) == 0; }
+
+int store_pipe_send(dv_store_t *s, const store_stmt_t *stmts, int n, dv_err_t *err) {
+  if (n < 1 || n > STORE_MAX_PIPE)
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "store: %d statements in one pipeline", n);
+  if (!s->in_tx && (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) &&
+      connect_now(s, err) != 0)
+    return -1;
+  if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
+    return dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
+                      "PostgreSQL connection lost while trying to %s", stmts[0].what);
+  store_pipe_t *p = &s->pipe;
+  memcpy(p->stmts, stmts, (size_t)n * sizeof *stmts);
+  p->n = n;
+  p->was_in_tx = s->in_tx;
+  if (is_sql(stmts[0].sql, "BEGIN")) s->in_tx = 1; /* from here on a failure rolls back */
+  statement_running(s, true);
+  bool ok = PQenterPipelineMode(s->conn);
+  int next = s->n_prepared; /* the slot of the next statement prepared in this pipeline */
+  for (int k = 0; ok && k < n; k++) {
+    const store_stmt_t *q = &stmts[k];
+    int slot = prepared_slot(s, q->sql);
+    p->prepares[k] = slot == s->n_prepared;
+    /* a statement sent twice in one pipeline is prepared once */
+    for (int e = 0; e < k && p->prepares[k]; e++)
+      if (p->prepares[e] && stmts[e].sql == q->sql) {
+        slot = p->slot[e];
+        p->prepares[k] = false;
+      }
+    if (p->prepares[k]) {
+      slot = next < STORE_MAX_PREPARED ? next++ : -1;
+      p->prepares[k] = slot >= 0;
+    }
+    p->slot[k] = slot;
+    char name[16];
+    snprintf(name, sizeof name, "dv%d", slot);
+    ok = (!p->prepares[k] || PQsendPrepare(s->conn, name, q->sql, q->n, NULL)) &&
+         (slot < 0 ? PQsendQueryParams(s->conn, q->sql, q->n, NULL, q->vals, q->lens, q->fmts, 0)
+                   : PQsendQueryPrepared(s->conn, name, q->n, q->vals, q->lens, q->fmts, 0));
+  }
+  p->sent = ok && PQpipelineSync(s->conn);
+  return 0; /* a failure to send shows in store_pipe_finish */
+}
+
+/* The results of the pipeline sent, up to its end: statement `keep`'s in
+ * *out, the first that is not what it should be in *bad with its index in
+ * *bad_at; all others cleared. */
+static void pipe_collect(dv_store_t *s, int keep, PGresult **out, PGresult **bad, int *bad_at) {
+  store_pipe_t *p = &s->pipe;
+  int k = 0, nulls = 0;
+  bool prepare_done = false; /* statement k's PREPARE has been answered */
+  *out = *bad = NULL;
+  /* NULL comes between two statements' results; twice in a row: no more */
+  while (PQstatus(s->conn) == CONNECTION_OK && nulls < 2) {
+    PGresult *r = PQgetResult(s->conn);
+    if (r == NULL) {
+      nulls++;
+      continue;
+    }
+    nulls = 0;
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_PIPELINE_SYNC) {
+      PQclear(r);
+      break;
+    }
+    bool prepare = k < p->n && p->prepares[k] && !prepare_done;
+    if (k >= p->n || st != (prepare ? PGRES_COMMAND_OK : p->stmts[k].want)) {
+      if (*bad == NULL) {
+        *bad = r;
+        *bad_at = k < p->n ? k : p->n - 1;
+      } else {
+        PQclear(r);
+      }
+    } else if (prepare) { /* in the order sent: the slots fill up without a gap */
+      s->prepared[p->slot[k]] = p->stmts[k].sql;
+      s->n_prepared = p->slot[k] + 1;
+      PQclear(r);
+    } else if (k == keep) {
+      *out = r;
+    } else {
+      PQclear(r);
+    }
+    if (prepare) {
+      prepare_done = true;
+    } else {
+      k++;
+      prepare_done = false;
+    }
+  }
+}
+
+/* The pipeline's statements again, one at a time, on a new connection. */
+static int pipe_rerun(dv_store_t *s, int keep, PGresult **kept, dv_err_t *err) {
+  const store_pipe_t *p = &s->pipe;
+  PGresult *out = NULL;
+  int rc = connect_now(s, err);
+  for (int k = 0; rc == 0 && k < p->n; k++) {
+    const store_stmt_t *q = &p->stmts[k];
+    if (is_sql(q->sql, "BEGIN")) {
+      rc = store_begin(s, err);
+    } else if (is_sql(q->sql, "COMMIT")) {
+      rc = store_commit(s, err);
+    } else {
+      PGresult *r = store_query(s, q->sql, q->n, q->vals, q->lens, q->fmts, 0, q->want, q->what,
+                                err);
+      if (r == NULL) rc = -1;
+      else if (k == keep) out = r;
+      else PQclear(r);
+    }
+  }
+  if (rc == 0 && kept != NULL) *kept = out;
+  else PQclear(out);
+  return rc;
+}
+
+int store_pipe_finish(dv_store_t *s, int keep, PGresult **kept, dv_err_t *err) {
+  store_pipe_t *p = &s->pipe;
+  PGresult *out = NULL, *bad = NULL;
+  int bad_at = 0;
+  if (kept != NULL) *kept = NULL;
+  if (p->sent) pipe_collect(s, keep, &out, &bad, &bad_at);
+  statement_running(s, false);
+  bool ended = PQstatus(s->conn) == CONNECTION_OK && PQexitPipelineMode(s->conn);
+  if (p->sent && ended && bad == NULL && (keep < 0 || out != NULL)) {
+    if (is_sql(p->stmts[p->n - 1].sql, "COMMIT")) s->in_tx = 0;
+    if (kept != NULL) *kept = out;
+    else PQclear(out);
+    return 0;
+  }
+  PQclear(out);
+  const char *what = p->stmts[bad_at].what;
+  if (PQstatus(s->conn) == CONNECTION_OK && ended) {
+    int rc = fail_from_result(s, bad, what, err);
+    PQclear(bad);
+    return rc;
+  }
+  PQclear(bad);
+  if (p->was_in_tx)
+    return dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
+                      "PostgreSQL connection lost while trying to %s", what);
+  /* A connection that died while idle shows up here, as on any first
+   * statement (and so would a pipeline that did not end cleanly): no
+   * transaction was open, so nothing was done. */
+  return pipe_rerun(s, keep, kept, err);
+}
+
 int store_commit(dv_store_t *s, dv_err_t *err) {
   int rc = exec_simple(s, "COMMIT", "commit", err);
   s->in_tx = 0;
@@ -215,6 +372,19 @@ void store_rollback(dv_store_t *s) {
 /* ---------------------------------------------------------------------------
  * Rows
  * ------------------------------------------------------------------------- */
+
+/* An audit record: its statement, and the statement's parameters. */
+#define AUDIT_INSERT_SQL                                                               \
+  "INSERT INTO audit_events (caller, role, method, peer, request_id, target, plan_sha256," \
+  " result, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+#define AUDIT_NPARAMS 9
+
+static void audit_params(const dv_audit_t *ev, const char *p[AUDIT_NPARAMS]) {
+  const char *v[AUDIT_NPARAMS] = {ev->caller, ev->role,        ev->method, ev->peer,
+                                  ev->request_id, ev->target, ev->plan_sha256, ev->result,
+                                  ev->message};
+  for (int i = 0; i < AUDIT_NPARAMS; i++) p[i] = v[i] != NULL ? v[i] : "";
+}
 
 /* The lineage of (plane, uuid): an alias first, then the switch's own
  * identity. */
@@ -497,6 +667,19 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
   (void)dv_wire_digest_pgs(a, &w, prev, match); /* out of memory: kept without */
   dv_wire_cfg_t *keep = dv_wire_cfg_dup(&w, canon, cfg, &bytes);
   if (keep != NULL) dv_vcache_set_aux(s->cache, vid, v, keep, bytes);
+}
+
+void dv_store_defer_caching(dv_store_t *s, bool on) {
+  dv_store_after_reply(s); /* nothing is left behind by a change of mind */
+  s->defer_caching = on;
+}
+
+void dv_store_after_reply(dv_store_t *s) {
+  if (s == NULL || s->pending.info == NULL) return;
+  struct pending_cache p = s->pending;
+  s->pending.info = NULL;
+  cache_new_version(s, p.arena, p.info, p.canon, p.canon_len, p.has_split ? &p.split : NULL,
+                    p.has_prev ? &p.prev : NULL, p.match, p.lineage);
 }
 
 /* A cached version: the packed Version message {info, config}. */
@@ -802,6 +985,25 @@ static int ensure_lineage(dv_store_t *s, const char *plane, const dv_switch_cfg_
   return 0;
 }
 
+/* The end of a put's transaction, in one round trip: the statement that
+ * stores the version (NULL: none, the version is unchanged), its result
+ * into *kept; the call's audit record (NULL: none); the commit. */
+static int put_finish(dv_store_t *s, const store_stmt_t *store, const dv_audit_t *audit,
+                      PGresult **kept, dv_err_t *err) {
+  store_stmt_t tail[3];
+  const char *ap[AUDIT_NPARAMS];
+  int n = 0;
+  if (store != NULL) tail[n++] = *store;
+  if (audit != NULL) {
+    audit_params(audit, ap);
+    tail[n++] = (store_stmt_t){AUDIT_INSERT_SQL, AUDIT_NPARAMS, ap, NULL, NULL, PGRES_COMMAND_OK,
+                               "append to the audit log"};
+  }
+  tail[n++] = (store_stmt_t){"COMMIT", 0, NULL, NULL, NULL, PGRES_COMMAND_OK, "commit"};
+  if (store_pipe_send(s, tail, n, err) != 0) return -1;
+  return store_pipe_finish(s, store != NULL ? 0 : -1, kept, err);
+}
+
 int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
                          dv_version_info_t **out, bool *unchanged, dv_err_t *err) {
   dv_switch_cfg_t *cfg = put->config;
@@ -811,13 +1013,13 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   char sum[DV_SHA256_HEX_LEN + 1];
   if (cfg->uuid[0] == '\0')
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.uuid: required");
+  dv_store_after_reply(s); /* one pending version at a time */
   if (canon == NULL) {
     uint8_t *enc;
     if (dv_config_encode(a, cfg, &enc, &canon_len, err) != 0) return -1;
     if (dv_config_check_identities(cfg, err) != 0) return -1;
     canon = enc;
   }
-  dv_sha256_hex(canon, canon_len, sum);
   char *labels = labels_json(a, put);
   if (labels == NULL) return DV_NOMEM(err);
 
@@ -828,20 +1030,25 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   int rc = -1;
   char lineage[24];
   *unchanged = false;
-  if (store_begin(s, err) != 0) return -1;
   /* Lock the switch's history and read its latest version, in one
    * statement: concurrent writers of one switch, in this process or
-   * another, take turns here, so numbers stay gapless. A new switch is
-   * recorded first (ensure_lineage), then locked the same way. */
-  for (int attempt = 0; attempt < 2; attempt++) {
-    const char *lp[] = {put->plane, cfg->uuid};
-    r = store_query(s, LOCK_LATEST_SQL, 2, lp, NULL, NULL, 0, PGRES_TUPLES_OK,
-                    "lock a switch's history", err);
-    if (r == NULL) goto cleanup;
-    if (PQntuples(r) > 0 || attempt > 0) break;
+   * another, take turns here, so numbers stay gapless. It is sent with the
+   * BEGIN, and the checksum is computed while PostgreSQL runs them. A new
+   * switch is recorded first (ensure_lineage), then locked the same way. */
+  const char *lp[] = {put->plane, cfg->uuid};
+  const store_stmt_t head[] = {
+      {"BEGIN", 0, NULL, NULL, NULL, PGRES_COMMAND_OK, "begin a transaction"},
+      {LOCK_LATEST_SQL, 2, lp, NULL, NULL, PGRES_TUPLES_OK, "lock a switch's history"}};
+  if (store_pipe_send(s, head, 2, err) != 0) return -1;
+  dv_sha256_hex(canon, canon_len, sum);
+  if (store_pipe_finish(s, 1, &r, err) != 0) goto cleanup;
+  if (PQntuples(r) == 0) {
     PQclear(r);
     r = NULL;
     if (ensure_lineage(s, put->plane, cfg, lineage, sizeof lineage, err) != 0) goto cleanup;
+    r = store_query(s, LOCK_LATEST_SQL, 2, lp, NULL, NULL, 0, PGRES_TUPLES_OK,
+                    "lock a switch's history", err);
+    if (r == NULL) goto cleanup;
   }
   if (PQntuples(r) != 1) {
     dv_err_set(err, GRPC_STATUS_INTERNAL, "switch %s on plane %s vanished after insert", cfg->uuid,
@@ -881,8 +1088,7 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
       *out = prev_info;
       PQclear(r);
       r = NULL;
-      if (put->audit == NULL || dv_store_audit_append(s, put->audit, err) == 0)
-        rc = store_commit(s, err);
+      rc = put_finish(s, NULL, put->audit, NULL, err);
       goto cleanup;
     }
     int64_t prev_base = col_i64(r, 0, VINFO_NCOLS);
@@ -936,30 +1142,38 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   int ifmt[14] = {0};
   ilen[13] = (int)body.len;
   ifmt[13] = 1; /* body as binary */
-  r = store_query(s,
-                  /* the version, and the history's advance, in one round trip */
-                  "WITH inserted AS ("
-                  " INSERT INTO versions AS v (switch_id, number, plane, switch_uuid, switch_name,"
-                  " checksum, note, labels, scope, portgroup_count, base_number, chain_bytes,"
-                  " codec, body) VALUES ($1, $2, $3, $4, $5, $6::bytea, $7, $8::jsonb, $9, $10,"
-                  " $11, $12, $13, $14) RETURNING " VINFO_COLS "),"
-                  " advanced AS (UPDATE switches SET latest_number = $2, name = $5 WHERE id = $1)"
-                  " SELECT * FROM inserted",
-                  14, ip, ilen, ifmt, 0, PGRES_TUPLES_OK, "store a version", err);
-  if (r == NULL) goto cleanup;
-  if (row_to_info(a, r, 0, out, err) != 0) goto cleanup;
-  PQclear(r);
-  r = NULL;
-  if (put->audit != NULL && dv_store_audit_append(s, put->audit, err) != 0) goto cleanup;
+  /* the version and the history's advance, in one statement */
+  const store_stmt_t insert = {
+      "WITH inserted AS ("
+      " INSERT INTO versions AS v (switch_id, number, plane, switch_uuid, switch_name,"
+      " checksum, note, labels, scope, portgroup_count, base_number, chain_bytes,"
+      " codec, body) VALUES ($1, $2, $3, $4, $5, $6::bytea, $7, $8::jsonb, $9, $10,"
+      " $11, $12, $13, $14) RETURNING " VINFO_COLS "),"
+      " advanced AS (UPDATE switches SET latest_number = $2, name = $5 WHERE id = $1)"
+      " SELECT * FROM inserted",
+      14, ip, ilen, ifmt, PGRES_TUPLES_OK, "store a version"};
   dv_listcache_writing(s->lists);
-  rc = store_commit(s, err);
+  rc = put_finish(s, &insert, put->audit, &r, err);
   dv_listcache_written(s->lists);
+  /* Stored: a version info that cannot be made now (out of memory) fails
+   * the call, and its retry finds the version unchanged. */
+  if (rc == 0) rc = row_to_info(a, r, 0, out, err);
   /* The next version of this switch is stored against this one: keep it
    * in the cache, as verified as a read would have it (its bytes are the
    * ones just checksummed). */
-  if (rc == 0)
-    cache_new_version(s, a, *out, canon, canon_len, cur_w, prev_w, match,
-                      strtoll(lineage, NULL, 10));
+  if (rc == 0) {
+    s->pending = (struct pending_cache){.arena = a,
+                                        .info = *out,
+                                        .canon = canon,
+                                        .canon_len = canon_len,
+                                        .has_split = cur_w != NULL,
+                                        .has_prev = prev_w != NULL,
+                                        .match = match,
+                                        .lineage = strtoll(lineage, NULL, 10)};
+    if (cur_w != NULL) s->pending.split = *cur_w;
+    if (prev_w != NULL) s->pending.prev = *prev_w;
+    if (!s->defer_caching) dv_store_after_reply(s);
+  }
 cleanup:
   PQclear(r);
   if (rc != 0) store_rollback(s);
@@ -1165,15 +1379,10 @@ void dv_store_unlock_switch(dv_store_t *s, const char *plane, const char *switch
  * ------------------------------------------------------------------------- */
 
 int dv_store_audit_append(dv_store_t *s, const dv_audit_t *ev, dv_err_t *err) {
-  const char *p[] = {ev->caller,  ev->role,        ev->method, ev->peer,   ev->request_id,
-                     ev->target, ev->plan_sha256, ev->result, ev->message};
-  for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
-    if (p[i] == NULL) p[i] = "";
-  PGresult *r = store_query(s,
-                            "INSERT INTO audit_events (caller, role, method, peer, request_id,"
-                            " target, plan_sha256, result, message)"
-                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                            9, p, NULL, NULL, 0, PGRES_COMMAND_OK, "append to the audit log", err);
+  const char *p[AUDIT_NPARAMS];
+  audit_params(ev, p);
+  PGresult *r = store_query(s, AUDIT_INSERT_SQL, AUDIT_NPARAMS, p, NULL, NULL, 0, PGRES_COMMAND_OK,
+                            "append to the audit log", err);
   if (r == NULL) return -1;
   PQclear(r);
   return 0;

@@ -43,6 +43,15 @@ struct dv_listcache;
 void dv_store_use_cache(dv_store_t *s, struct dv_vcache *cache, struct dv_listcache *lists);
 struct dv_listcache *dv_store_lists(const dv_store_t *s); /* NULL-safe */
 
+/* A version just stored is kept in the cache (the switch's next version is
+ * stored against it). That is work the caller need not wait for: with
+ * deferral on, dv_store_put_version leaves it (pointing into its arena) and
+ * dv_store_after_reply() does it, which the owner must call before that
+ * arena is freed; the server calls it once the reply is on its way. Off (the
+ * default), it is done before dv_store_put_version returns. */
+void dv_store_defer_caching(dv_store_t *s, bool on);
+void dv_store_after_reply(dv_store_t *s); /* NULL-safe; nothing pending: no-op */
+
 /* Apply the numbered schema migrations not yet applied, under an advisory
  * lock, so two processes starting at once are safe. */
 int dv_store_migrate(dv_store_t *s, dv_err_t *err);

@@ -14,6 +14,26 @@
 
 #define STORE_MAX_PREPARED 64
 
+/* One statement of a pipeline (store_pipe_send). */
+typedef struct store_stmt {
+  const char *sql; /* a string literal, as for store_query; or "BEGIN" / "COMMIT" */
+  int n;
+  const char *const *vals;
+  const int *lens, *fmts;
+  ExecStatusType want;
+  const char *what; /* for the error message */
+} store_stmt_t;
+
+#define STORE_MAX_PIPE 4
+
+typedef struct store_pipe {
+  store_stmt_t stmts[STORE_MAX_PIPE];
+  int n;
+  int slot[STORE_MAX_PIPE];      /* prepared statement slot, -1: not prepared */
+  bool prepares[STORE_MAX_PIPE]; /* a PREPARE was sent before it */
+  bool sent, was_in_tx;
+} store_pipe_t;
+
 struct dv_store {
   char *conninfo;
   PGconn *conn;
@@ -28,6 +48,20 @@ struct dv_store {
   pthread_mutex_t cancel_mu;
   PGcancel *cancel;
   int64_t stmt_started_ms; /* under cancel_mu: when the running statement began; 0: none */
+  store_pipe_t pipe; /* what store_pipe_send sent, for store_pipe_finish */
+  /* dv_store_defer_caching: the version to cache after the reply, its data
+   * in the caller's arena; pending.info NULL: none */
+  bool defer_caching;
+  struct pending_cache {
+    dv_arena_t *arena;
+    const dv_version_info_t *info;
+    const uint8_t *canon;
+    size_t canon_len;
+    dv_wire_cfg_t split, prev; /* copies: the originals may be on the stack */
+    bool has_split, has_prev;
+    const size_t *match;
+    int64_t lineage;
+  } pending;
 };
 
 /* Run one statement with parameters. Queries (SELECT, INSERT, UPDATE,
@@ -43,6 +77,19 @@ PGresult *store_query(dv_store_t *s, const char *sql, int n, const char *const *
                       const char *what, dv_err_t *err);
 
 int store_begin(dv_store_t *s, dv_err_t *err);
+/* Statements sent in one round trip (libpq's pipeline mode), without
+ * waiting: the caller works while PostgreSQL runs them, then takes their
+ * results from store_pipe_finish. Prepared as store_query prepares them;
+ * what they point to must live until then. A pipeline that starts with
+ * BEGIN opens a transaction (a failure then leaves it for store_rollback);
+ * one that ends with COMMIT, when it succeeds, closes it. */
+int store_pipe_send(dv_store_t *s, const store_stmt_t *stmts, int n, dv_err_t *err);
+/* 0 when every statement's result was what it wants; statement keep's
+ * result (keep -1: none) then in *kept, for the caller to PQclear.
+ * Otherwise -1 with *err as store_query sets it, from the first statement
+ * that failed; outside a transaction, a connection that died while idle is
+ * reopened and the statements run again one at a time. */
+int store_pipe_finish(dv_store_t *s, int keep, PGresult **kept, dv_err_t *err);
 int store_commit(dv_store_t *s, dv_err_t *err);
 void store_rollback(dv_store_t *s); /* no-op outside a transaction */
 

@@ -657,6 +657,76 @@ static void audit_record_commits_with_the_version(void **state) {
   PQclear(r);
 }
 
+/* The number of versions and audit records of a test's switch / request. */
+static long count_of(const char *q, const char *value) {
+  const char *p[] = {value};
+  PGresult *r = sql(q, 1, p);
+  long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+  PQclear(r);
+  return n;
+}
+
+#define VERSIONS_OF "SELECT count(*) FROM versions WHERE switch_uuid = $1"
+#define AUDITS_OF "SELECT count(*) FROM audit_events WHERE request_id = $1"
+
+/* PutVersion sends its statements in two pipelines (BEGIN + lock, then
+ * insert + audit + commit). A connection that died while idle is reopened
+ * and the put done whole; a statement that fails in the second pipeline
+ * fails the call and leaves nothing behind, neither the version nor its
+ * audit record, and the connection serves the next call. */
+static void put_pipelines_are_all_or_nothing(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_audit_t rec = {.caller = "it", .role = "operator", .method = "PutVersion", .peer = "test",
+                    .request_id = "it-pipe-1", .result = "OK", .message = ""};
+  Dvsconf__V1__PutVersionRequest req = DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
+  Dvsconf__V1__ExportResponse *resp;
+  req.plane = "fake";
+  req.config = fake_config(f->a, "sw-pipe", "uuid-pipe", 3);
+  f->ctx.audit = &rec;
+  assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), 0);
+  assert_int_equal(resp->version->number, 1);
+
+  /* the store's connection dies while idle */
+  PQclear(sql("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+              " WHERE application_name = 'dvsconfd'",
+              0, NULL));
+  rec.request_id = "it-pipe-2";
+  req.config->portgroups[0]->default_port_config->vlan->vlan_id = 21;
+  if (dv_op_put_version(&f->ctx, &req, &resp, &err) != 0) fail_msg("after reconnect: %s", err.msg);
+  assert_int_equal(resp->version->number, 2);
+  assert_int_equal(count_of(AUDITS_OF, "it-pipe-2"), 1);
+
+  /* the version's insert fails inside the second pipeline */
+  PQclear(sql("CREATE FUNCTION it_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+              " $$BEGIN IF NEW.note = 'refuse me' THEN RAISE EXCEPTION 'refused by the test';"
+              " END IF; RETURN NEW; END$$",
+              0, NULL));
+  PQclear(sql("CREATE TRIGGER it_refuse BEFORE INSERT ON versions FOR EACH ROW"
+              " EXECUTE FUNCTION it_refuse()",
+              0, NULL));
+  rec.request_id = "it-pipe-3";
+  req.note = "refuse me";
+  req.config->portgroups[0]->default_port_config->vlan->vlan_id = 22;
+  assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_INTERNAL);
+  assert_non_null(strstr(err.msg, "store a version"));
+  assert_non_null(strstr(err.msg, "refused by the test"));
+  assert_int_equal(count_of(VERSIONS_OF, "uuid-pipe"), 2);
+  assert_int_equal(count_of(AUDITS_OF, "it-pipe-3"), 0);
+  PQclear(sql("DROP TRIGGER it_refuse ON versions", 0, NULL));
+  PQclear(sql("DROP FUNCTION it_refuse()", 0, NULL));
+
+  /* the same connection goes on; the history stays gapless */
+  dv_err_clear(&err);
+  rec.request_id = "it-pipe-4";
+  req.note = "";
+  if (dv_op_put_version(&f->ctx, &req, &resp, &err) != 0) fail_msg("after a failure: %s", err.msg);
+  assert_int_equal(resp->version->number, 3);
+  assert_int_equal(count_of(AUDITS_OF, "it-pipe-4"), 1);
+  f->ctx.audit = NULL;
+}
+
 /* PutVersion through intake, as the server calls it: the version's id. */
 static const char *put_packed(dv_ctx_t *ctx, dv_switch_cfg_t *c) {
   Dvsconf__V1__PutVersionRequest req = DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
@@ -899,6 +969,7 @@ int main(void) {
       cmocka_unit_test(put_version_validates_documents),
       cmocka_unit_test(list_pages_follow_every_write),
       cmocka_unit_test(audit_record_commits_with_the_version),
+      cmocka_unit_test(put_pipelines_are_all_or_nothing),
       cmocka_unit_test(cached_splits_carry_port_group_digests),
       cmocka_unit_test(reads_fold_at_the_wire_level),
       cmocka_unit_test(database_down_is_unavailable),
