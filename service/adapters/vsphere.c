@@ -477,7 +477,7 @@ static int retrieve_in_view(vs_session_t *s, dv_arena_t *a, vs_moref_t container
     vs_buf_puts(&spec, paths);
     vs_buf_puts(&spec, "</propSet>");
     vs_put_view_object_set(&spec, view);
-    rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, what, spec.p, spec.len, fn, ctx, err);
+    rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, what, spec.p, spec.len, fn, NULL, ctx, err);
   }
   vs_view_destroy(s, view);
   vs_buf_free(&spec);
@@ -538,6 +538,7 @@ static int resolve_switch(vs_session_t *s, dv_arena_t *a, const dv_switch_ref_t 
 typedef struct live_ctx {
   dv_arena_t *a;
   vs_live_t *live;
+  bool part; /* the second part of an answer (vs_parts_t): port groups only */
 } live_ctx_t;
 
 static int on_live_object(void *ctx, const xmlNode *objects, dv_err_t *err) {
@@ -547,7 +548,10 @@ static int on_live_object(void *ctx, const xmlNode *objects, dv_err_t *err) {
   const xmlNode *obj = vs_child(objects, "obj");
   const xmlNode *cur = NULL;
   vs_prop_t p;
-  if (strcmp(vs_type_attr(obj), "DistributedVirtualPortgroup") == 0) {
+  bool is_pg = strcmp(vs_type_attr(obj), "DistributedVirtualPortgroup") == 0;
+  if (x->part && !is_pg) /* the part is dropped, the answer read in one piece */
+    return dv_err_set(err, GRPC_STATUS_INTERNAL, "the switch's object in a second part");
+  if (is_pg) {
     vs_pg_t *pg = dv_arena_alloc(a, sizeof *pg);
     if (pg == NULL || vs_moref_dup(a, obj, &pg->ref) != 0) return DV_NOMEM(err);
     while (vs_prop_next(objects, &cur, &p))
@@ -577,6 +581,50 @@ static int on_live_object(void *ctx, const xmlNode *objects, dv_err_t *err) {
     return DV_NOMEM(err);
   return 0;
 }
+
+/* The second part of read_switch's answer (vs_parts_t): its port groups go
+ * to a live state and an arena of their own (an arena serves one thread),
+ * and are put after the first part's when the part is kept; its arena then
+ * lives as long as the call's. */
+typedef struct live_part {
+  live_ctx_t x;
+  vs_live_t live;
+} live_part_t;
+
+static void *live_part_open(void *ctx) {
+  (void)ctx;
+  dv_arena_t *a = dv_arena_new();
+  live_part_t *p = a != NULL ? dv_arena_alloc(a, sizeof *p) : NULL;
+  if (p == NULL) {
+    dv_arena_free(a);
+    return NULL;
+  }
+  memset(p, 0, sizeof *p);
+  p->x = (live_ctx_t){a, &p->live, true};
+  return &p->x;
+}
+
+static void free_arena(void *a) { dv_arena_free(a); }
+
+static int live_part_close(void *ctx, void *part, bool keep, dv_err_t *err) {
+  live_ctx_t *x = ctx, *px = part;
+  dv_arena_t *pa = px->a;
+  if (!keep) {
+    dv_arena_free(pa);
+    return 0;
+  }
+  if (dv_arena_defer(x->a, free_arena, pa) != 0) {
+    dv_arena_free(pa);
+    return DV_NOMEM(err);
+  }
+  vs_live_t *to = x->live, *from = px->live;
+  for (size_t i = 0; i < from->n_pgs; i++)
+    if (dv_arena_push(x->a, (void ***)&to->pgs, &to->n_pgs, &to->cap_pgs, from->pgs[i]) != 0)
+      return DV_NOMEM(err);
+  return 0;
+}
+
+static const vs_parts_t live_parts = {live_part_open, live_part_close};
 
 typedef struct names_ctx {
   dv_arena_t *a;
@@ -622,7 +670,7 @@ static int read_names(vs_session_t *s, dv_arena_t *a, const char *type, const vs
     vs_put_moref(&spec, "obj", refs[i]);
     vs_buf_puts(&spec, "</objectSet>");
   }
-  int rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, type, spec.p, spec.len, on_named, x, err);
+  int rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, type, spec.p, spec.len, on_named, NULL, x, err);
   vs_buf_free(&spec);
   return rc;
 }
@@ -683,8 +731,9 @@ static int read_live(vs_session_t *s, dv_arena_t *a, vs_moref_t ref, const char 
               "<skip>false</skip><selectSet xsi:type=\"TraversalSpec\"><name>pgs</name>"
               "<type>DistributedVirtualSwitch</type><path>portgroup</path><skip>false</skip>"
               "</selectSet></objectSet>");
-  live_ctx_t x = {a, live};
-  int rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, w, spec.p, spec.len, on_live_object, &x, err);
+  live_ctx_t x = {a, live, false};
+  int rc = spec.oom ? DV_NOMEM(err)
+                    : vs_retrieve(s, w, spec.p, spec.len, on_live_object, &live_parts, &x, err);
   vs_buf_free(&spec);
   if (rc != 0) return -1;
   if (live->ref.value == NULL) {
@@ -752,7 +801,7 @@ static int fetch_config_version(vs_session_t *s, dv_arena_t *a, vs_moref_t ref, 
   vs_put_moref(&spec, "obj", ref);
   vs_buf_puts(&spec, "</objectSet>");
   cv_ctx_t x = {a, ""};
-  int rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, w, spec.p, spec.len, on_config_version, &x, err);
+  int rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, w, spec.p, spec.len, on_config_version, NULL, &x, err);
   vs_buf_free(&spec);
   *cv = x.cv;
   return rc;
@@ -838,7 +887,7 @@ static int read_pg_names(vs_session_t *s, dv_arena_t *a, vs_moref_t sw, const ch
               "<skip>false</skip><selectSet xsi:type=\"TraversalSpec\"><name>pgs</name>"
               "<type>DistributedVirtualSwitch</type><path>portgroup</path><skip>false</skip>"
               "</selectSet></objectSet>");
-  int rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, sw_what, spec.p, spec.len, on_pg_names, x, err);
+  int rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, sw_what, spec.p, spec.len, on_pg_names, NULL, x, err);
   vs_buf_free(&spec);
   return rc;
 }
@@ -1495,8 +1544,8 @@ const dv_adapter_ops_t dv_vsphere_adapter = {
 
 #include "vsphere_parse.h"
 
-int dv_vsphere_parse_switch(const char *data, size_t len, dv_arena_t *a, dv_switch_cfg_t **out,
-                            dv_err_t *err) {
+int dv_vsphere_parse_switch(const char *data, size_t len, size_t split, dv_arena_t *a,
+                            dv_switch_cfg_t **out, dv_err_t *err) {
   xmlDoc *doc = NULL;
   xmlNode *resp;
   int rc = -1;
@@ -1507,9 +1556,9 @@ int dv_vsphere_parse_switch(const char *data, size_t len, dv_arena_t *a, dv_swit
     return DV_NOMEM(err);
   /* The objects go to on_live_object while the document is parsed, as in
    * read_switch's vs_retrieve. */
-  live_ctx_t x = {a, &live};
-  if (vs_parse_answer(data != NULL ? data : "", data != NULL ? len : 0, on_live_object, &x, &doc,
-                      &resp, err) != 0)
+  live_ctx_t x = {a, &live, false};
+  if (vs_parse_answer(data != NULL ? data : "", data != NULL ? len : 0, on_live_object,
+                      &live_parts, split, &x, &doc, &resp, err) != 0)
     goto cleanup;
   if (vs_is(resp, "Fault")) {
     const char *f = vs_xsi_type(vs_first(vs_child(resp, "detail")));

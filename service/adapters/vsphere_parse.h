@@ -7,7 +7,10 @@
  * code as read_switch (on_live_object and the map_* functions of vsphere.c),
  * minus the calls read_switch makes afterwards: host_members holds the
  * HostSystem moref values (read_switch looks their names up) and datacenter
- * is empty (read_switch walks the parents).
+ * is empty (read_switch walks the parents). split: 0, the answer is parsed
+ * in one piece; else as vs_parse_answer splits it (vsphere_soap.h): the
+ * first split bytes, then the rest in two parts at once when it is split
+ * bytes or more. The result must not depend on it.
  *
  * Returns 0, or -1 with *err: UNAVAILABLE when the document is not a SOAP
  * envelope, the fault's code for a SOAP fault, INVALID_ARGUMENT when the body
@@ -22,7 +25,7 @@
 #include "../err.h"
 #include "../model.h"
 
-int dv_vsphere_parse_switch(const char *data, size_t len, dv_arena_t *a, dv_switch_cfg_t **out,
-                            dv_err_t *err);
+int dv_vsphere_parse_switch(const char *data, size_t len, size_t split, dv_arena_t *a,
+                            dv_switch_cfg_t **out, dv_err_t *err);
 
 #endif

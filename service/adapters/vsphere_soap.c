@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,12 @@
 #define VS_TASK_TIMEOUT_FACTOR 10          /* a task may run 10 call timeouts */
 #define VS_MAX_RESPONSE ((size_t)1 << 30)  /* refuse answers above 1 GiB */
 #define VS_FAULT_MAX 64                    /* a fault type name, truncated */
+/* A property collector answer this large is parsed in two parts at once
+ * (rx_split): its first VS_SPLIT_HEAD bytes as they arrive, the rest once
+ * received when it is VS_SPLIT_MIN bytes or more. */
+#define VS_SPLIT_HEAD ((size_t)64 * 1024)
+#define VS_SPLIT_MIN ((size_t)512 * 1024)
+#define VS_SPLIT_KEEP ((size_t)16 << 20) /* a larger buffer is not kept for the next call */
 /* vim25 version we speak; every type we send exists since vSphere 5.x. */
 #define VS_SOAP_ACTION "SOAPAction: \"urn:vim25/6.5\""
 
@@ -298,6 +305,7 @@ grpc_status_code vs_fault_code(const char *f) {
 typedef struct objects_sink {
   vs_object_fn fn;
   void *ctx;
+  const vs_parts_t *parts; /* NULL: always in one piece */
   bool failed;  /* fn returned non-zero: later objects are parsed and dropped */
   dv_err_t err; /* what fn reported (it may report without failing: on_task) */
 } objects_sink_t;
@@ -315,7 +323,11 @@ typedef struct ot_block {
 
 /* An answer being received, parsed as its bytes arrive: libxml2's push
  * parser, fed from curl's write callback, so that parsing overlaps the
- * plane's sending and the answer is never copied into one buffer.
+ * plane's sending. A property collector answer whose caller allows it
+ * (vs_parts_t) is also kept whole; past its first VS_SPLIT_HEAD bytes it is
+ * parsed once received, in two parts at once when large (rx_split): vCenter
+ * and vcsim write the whole answer at once, after making it, so only a
+ * second core can take a share of the ~10 ms a 2,000-port-group page takes.
  *
  * The envelope, token and faults become a normal libxml2 tree. Each <objects>
  * of a property collector result (a port group: ~1.7 KB of XML, ~100 nodes)
@@ -351,6 +363,16 @@ typedef struct vs_rx {
   size_t text_len, text_cap;
   ot_block_t *blocks;    /* first block first */
   ot_block_t *block;     /* the one allocations come from */
+  /* An answer parsed in two parts (rx_split): its bytes are kept in buf
+   * (which stays with the session, like blocks), the first split_head of
+   * them parsed as they come (fed), the rest once all have arrived. */
+  size_t split_head, split_min; /* 0: in one piece */
+  char *buf;
+  size_t buf_len, buf_cap, fed;
+  bool buffering; /* the bytes beyond split_head: kept, not parsed yet */
+  /* the second part's parser: its objects must follow each other at the
+   * top of the result (part_seen: one has) */
+  bool part, part_seen;
 } vs_rx_t;
 
 static void *ot_alloc(vs_rx_t *rx, size_t size) {
@@ -484,13 +506,19 @@ static void rx_start_element(void *user, const xmlChar *localname, const xmlChar
   xmlParserCtxtPtr ctxt = user;
   vs_rx_t *rx = ctxt->_private;
   if (rx->obj == NULL) {
-    if (rx->deliver != 1 || strcmp((const char *)localname, "objects") != 0 ||
-        !is_result_parent(ctxt->node)) {
+    bool top = rx->deliver == 1 && is_result_parent(ctxt->node);
+    if (!top || strcmp((const char *)localname, "objects") != 0) {
+      /* in a second part, only objects may follow objects (rx_split) */
+      if (top && rx->part && rx->part_seen) {
+        rx_fail(rx, ctxt, false);
+        return;
+      }
       xmlSAX2StartElementNs(user, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
                             nb_defaulted, attributes);
       return;
     }
     rx->above = ctxt->node;
+    rx->part_seen = true;
   }
   xmlNode *n = ot_node(rx, ctxt, XML_ELEMENT_NODE, localname);
   if (n == NULL || (uri != NULL && (n->ns = ot_ns(rx, &rx->ns_element, uri, prefix)) == NULL)) {
@@ -662,8 +690,16 @@ static int rx_begin(vs_rx_t *rx, CURL *curl, objects_sink_t *sink, dv_err_t *err
   xmlSAXHandler sax;
   memset(&sax, 0, sizeof sax);
   ot_block_t *blocks = rx->blocks; /* kept from the session's last call */
+  char *buf = rx->buf;
+  size_t buf_cap = rx->buf_cap;
   memset(rx, 0, sizeof *rx);
   rx->blocks = rx->block = blocks;
+  rx->buf = buf;
+  rx->buf_cap = buf_cap;
+  if (sink != NULL && sink->parts != NULL) {
+    rx->split_head = VS_SPLIT_HEAD;
+    rx->split_min = VS_SPLIT_MIN;
+  }
   if (xmlSAXVersion(&sax, 2) != 0)
     return dv_err_set(err, GRPC_STATUS_INTERNAL, "libxml2: no SAX2 handler (xmlSAXVersion)");
   sax.startElementNs = rx_start_element;
@@ -703,20 +739,26 @@ static void rx_free(vs_rx_t *rx, bool all) {
   if (all) {
     free(rx->blocks);
     rx->blocks = rx->block = NULL;
+    free(rx->buf);
+    rx->buf = NULL;
+    rx->buf_cap = 0;
   }
+  if (rx->buf_cap > VS_SPLIT_KEEP) {
+    free(rx->buf);
+    rx->buf = NULL;
+    rx->buf_cap = 0;
+  }
+  rx->buf_len = rx->fed = 0;
+  rx->buffering = false;
 }
 
 static void rx_feed(vs_rx_t *rx, const char *data, size_t n) {
-  if (rx->deliver == -1) {
-    /* Objects go to the sink only from a 200 answer (a 500 carries a fault;
-     * anything else is refused unread). curl knows the status by now. */
-    long status = 0;
-    if (curl_easy_getinfo(rx->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
-    rx->deliver = status == 200;
-  }
   /* After a fatal error or a stop the answer is refused anyway: drop the rest. */
+  /* In slices of a network read's size: libxml2 copies what it is given
+   * into its input buffer, which then stays small and warm. */
+  enum { SLICE = 64 * 1024 };
   while (n > 0 && rx->ctxt != NULL && rx->ctxt->wellFormed && !rx->oom && !rx->refused) {
-    int part = n > INT32_MAX ? INT32_MAX : (int)n;
+    int part = n > SLICE ? SLICE : (int)n;
     (void)xmlParseChunk(rx->ctxt, data, part, 0); /* the outcome is read in rx_end */
     data += part;
     n -= (size_t)part;
@@ -736,6 +778,178 @@ static xmlDoc *rx_end(vs_rx_t *rx, bool *oom) {
   }
   rx_free(rx, false);
   return doc;
+}
+
+/* --- answers in two parts ------------------------------------------------- */
+
+/* Take bytes of the answer as they arrive. An answer that may be split is
+ * kept whole in rx->buf, and its first split_head bytes are parsed at once
+ * (a non-SOAP answer is still refused early); rx_drain parses the rest. */
+static void rx_take(vs_rx_t *rx, const char *data, size_t n) {
+  if (rx->deliver == -1) {
+    /* Objects go to the sink only from a 200 answer (a 500 carries a fault;
+     * anything else is refused unread). curl knows the status by now. */
+    long status = 0;
+    if (curl_easy_getinfo(rx->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
+    rx->deliver = status == 200;
+  }
+  if (rx->split_head == 0 || rx->deliver != 1) {
+    rx_feed(rx, data, n);
+    return;
+  }
+  if (rx->buf_len + n > rx->buf_cap) {
+    size_t cap = rx->buf_cap ? rx->buf_cap : 64 * 1024;
+    while (cap < rx->buf_len + n && cap <= SIZE_MAX / 2) cap *= 2;
+    char *b = cap >= rx->buf_len + n ? realloc(rx->buf, cap) : NULL;
+    if (b == NULL) { /* no memory to keep it: parse it in one piece */
+      rx_feed(rx, rx->buf + rx->fed, rx->buf_len - rx->fed);
+      rx->split_head = 0;
+      rx->buffering = false;
+      rx_feed(rx, data, n);
+      return;
+    }
+    rx->buf = b;
+    rx->buf_cap = cap;
+  }
+  memcpy(rx->buf + rx->buf_len, data, n);
+  rx->buf_len += n;
+  if (!rx->buffering) {
+    rx_feed(rx, data, n);
+    rx->fed = rx->buf_len;
+    rx->buffering = rx->fed >= rx->split_head;
+  }
+}
+
+/* Nothing waits in the parser's input but blanks: it stands between two
+ * tokens, not inside a comment, a CDATA section or a tag. */
+static bool rx_settled(const vs_rx_t *rx) {
+  const xmlParserInput *in = rx->ctxt->input;
+  for (const xmlChar *c = in->cur; c != NULL && c < in->end; c++)
+    if (!IS_BLANK_CH(*c)) return false;
+  return true;
+}
+
+/* The parser stands between two objects of the result, all well so far. */
+static bool rx_between_objects(const vs_rx_t *rx) {
+  return rx->ctxt->wellFormed && !rx->oom && !rx->refused && rx->obj == NULL &&
+         is_result_parent(rx->ctxt->node) && rx_settled(rx);
+}
+
+/* Closing tags and blanks only, from p to end. */
+static bool closing_tags_only(const char *p, const char *end) {
+  while (p < end) {
+    if (*p == '<') {
+      const char *gt = p + 1 < end && p[1] == '/' ? memchr(p, '>', (size_t)(end - p)) : NULL;
+      if (gt == NULL) return false;
+      p = gt + 1;
+    } else if (IS_BLANK_CH(*p)) {
+      p++;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+static atomic_ulong parts_kept;
+
+unsigned long vs_parts_kept(void) { return atomic_load(&parts_kept); }
+
+/* The second part of an answer, parsed on a helper thread. */
+typedef struct part {
+  vs_rx_t rx;
+  objects_sink_t sink; /* the caller's fn, the part's own context */
+  const char *prefix, *rest; /* the answer before its first object; from the part's first on */
+  size_t prefix_len, rest_len;
+  bool ok; /* well-formed to its end, nothing refused */
+} part_t;
+
+static void *part_main(void *arg) {
+  part_t *p = arg;
+  vs_rx_t *rx = &p->rx;
+  rx_feed(rx, p->prefix, p->prefix_len);
+  if (!rx_between_objects(rx)) return NULL;
+  rx_feed(rx, p->rest, p->rest_len);
+  if (rx->ctxt->wellFormed && !rx->oom && !rx->refused) (void)xmlParseChunk(rx->ctxt, NULL, 0, 1);
+  p->ok = rx->ctxt->wellFormed && !rx->oom && !rx->refused && !p->sink.failed &&
+          rx->ctxt->myDoc != NULL;
+  return NULL;
+}
+
+/* The kept rest of a large answer, [fed, end), in two parts at once: [fed,
+ * s) here, by the parser that took the answer's start, and [s, end) on a
+ * helper thread by a parser of its own, which is first fed the answer up to
+ * its first object so that it stands where the first one will stand at s (s:
+ * an <objects> start tag past the middle). The second part counts only when
+ * that is so: the first parser stands between two objects at s (not in a
+ * comment, a CDATA section, or deeper in the tree), the second saw only
+ * objects follow each other to the result's end and its answer is whole,
+ * and the answer ends with closing tags after its last object (t). Then the
+ * first parser goes on at t, and its answer is the answer in one piece. Else
+ * the second part's objects are dropped and the first parser goes on at s.
+ * true: all was fed; false: nothing was (no second part could start). */
+static bool rx_split(vs_rx_t *rx) {
+  static const char open[] = "<objects>", close[] = "</objects>";
+  const size_t open_len = sizeof open - 1, close_len = sizeof close - 1;
+  const char *b = rx->buf, *end = b + rx->buf_len, *from = b + rx->fed;
+  const char *first = memmem(b, rx->fed, open, open_len);
+  const char *mid = from + (end - from) / 2;
+  const char *s = memmem(mid, (size_t)(end - mid), open, open_len), *t = NULL;
+  for (const char *q = end - close_len; s != NULL && q > s; q--) /* the tail is short */
+    if (*q == '<' && memcmp(q, close, close_len) == 0) {
+      t = q + close_len;
+      break;
+    }
+  if (first == NULL || t == NULL || !closing_tags_only(t, end)) return false;
+  objects_sink_t *k = rx->sink;
+  void *ctx = k->parts->open(k->ctx);
+  if (ctx == NULL) return false;
+  part_t *p = calloc(1, sizeof *p);
+  dv_err_t ignored = DV_ERR_INIT;
+  pthread_t helper;
+  if (p != NULL) p->sink = (objects_sink_t){k->fn, ctx, NULL, false, DV_ERR_INIT};
+  if (p == NULL || rx_begin(&p->rx, NULL, &p->sink, &ignored) != 0) {
+    k->parts->close(k->ctx, ctx, false, NULL);
+    free(p);
+    return false;
+  }
+  p->rx.part = true;
+  p->prefix = b;
+  p->prefix_len = (size_t)(first - b);
+  p->rest = s;
+  p->rest_len = (size_t)(end - s);
+  if (pthread_create(&helper, NULL, part_main, p) != 0) {
+    rx_free(&p->rx, true);
+    k->parts->close(k->ctx, ctx, false, NULL);
+    free(p);
+    return false;
+  }
+  rx_feed(rx, from, (size_t)(s - from));
+  bool here = rx_between_objects(rx);
+  pthread_join(helper, NULL);
+  dv_err_t e = DV_ERR_INIT;
+  if (here && p->ok && !k->failed) {
+    if (k->parts->close(k->ctx, ctx, true, &e) != 0) {
+      k->failed = true;
+      k->err = e;
+    }
+    atomic_fetch_add(&parts_kept, 1);
+    rx_feed(rx, t, (size_t)(end - t));
+  } else {
+    k->parts->close(k->ctx, ctx, false, NULL);
+    rx_feed(rx, s, (size_t)(end - s));
+  }
+  rx_free(&p->rx, true);
+  free(p);
+  return true;
+}
+
+/* All of the answer is here: parse what was kept (rx_take). */
+static void rx_drain(vs_rx_t *rx) {
+  if (!rx->buffering) return;
+  rx->buffering = false;
+  if (rx->buf_len - rx->fed >= rx->split_min && rx_split(rx)) return;
+  rx_feed(rx, rx->buf + rx->fed, rx->buf_len - rx->fed);
 }
 
 /* --- sessions ------------------------------------------------------------- */
@@ -887,7 +1101,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
   size_t n = size * nmemb;
   if (rx->bytes + n > VS_MAX_RESPONSE) return 0; /* aborts with CURLE_WRITE_ERROR */
   rx->bytes += n;
-  rx_feed(rx, data, n);
+  rx_take(rx, data, n);
   /* out of memory, or not a SOAP answer: the rest need not be received
    * (an object the caller refused is different: the answer's token, still
    * to come, is what cancels the rest of the result) */
@@ -1030,6 +1244,7 @@ static int call_once(vs_session_t *s, const char *method, const char *what, cons
                       plane, method, what, status, s->c->url);
   }
   bool oom;
+  rx_drain(&s->rx);
   xmlDoc *doc = rx_end(&s->rx, &oom);
   if (doc == NULL && oom) return DV_NOMEM(err);
   xmlNode *inner = doc != NULL ? body_child(doc) : NULL;
@@ -1061,18 +1276,20 @@ static int call_once(vs_session_t *s, const char *method, const char *what, cons
   return 0;
 }
 
-int vs_parse_answer(const char *data, size_t len, vs_object_fn fn, void *ctx, xmlDoc **doc_out,
-                    xmlNode **resp_out, dv_err_t *err) {
+int vs_parse_answer(const char *data, size_t len, vs_object_fn fn, const vs_parts_t *parts,
+                    size_t split, void *ctx, xmlDoc **doc_out, xmlNode **resp_out, dv_err_t *err) {
   /* Fed in slices, as the network delivers an answer: element names and
    * text are cut at arbitrary points, as they are in vs_call. */
   enum { SLICE = 1024 };
-  objects_sink_t sink = {fn, ctx, false, DV_ERR_INIT};
+  objects_sink_t sink = {fn, ctx, split > 0 ? parts : NULL, false, DV_ERR_INIT};
   vs_rx_t rx = {0};
   *doc_out = NULL;
   *resp_out = NULL;
   if (rx_begin(&rx, NULL, fn != NULL ? &sink : NULL, err) != 0) return -1;
+  if (sink.parts != NULL) rx.split_head = rx.split_min = split;
   for (size_t off = 0; off < len; off += SLICE)
-    rx_feed(&rx, data + off, len - off < SLICE ? len - off : SLICE);
+    rx_take(&rx, data + off, len - off < SLICE ? len - off : SLICE);
+  rx_drain(&rx);
   bool oom;
   xmlDoc *doc = rx_end(&rx, &oom);
   rx_free(&rx, true);
@@ -1375,7 +1592,7 @@ static int wait_task(vs_session_t *s, const char *method, const char *what, cons
   long pause = 10;
   int rc = -1;
   for (;;) {
-    if (vs_retrieve(s, what, spec.p, spec.len, on_task, &t, err) != 0) goto cleanup;
+    if (vs_retrieve(s, what, spec.p, spec.len, on_task, NULL, &t, err) != 0) goto cleanup;
     if (t.state == 1) break;
     if (t.state == -1) { /* on_task set err */
       set_fault(s, t.fault);
@@ -1430,7 +1647,7 @@ static void cancel_retrieve(vs_session_t *s, const char *what, const char *token
 }
 
 int vs_retrieve(vs_session_t *s, const char *what, const char *spec, size_t spec_len,
-                vs_object_fn fn, void *ctx, dv_err_t *err) {
+                vs_object_fn fn, const vs_parts_t *parts, void *ctx, dv_err_t *err) {
   vs_moref_t pc = {"PropertyCollector", s->content.property_collector};
   vs_buf_t b = {0};
   xmlDoc *doc = NULL;
@@ -1446,7 +1663,7 @@ int vs_retrieve(vs_session_t *s, const char *what, const char *spec, size_t spec
   const char *method = "RetrievePropertiesEx";
   for (;;) {
     /* fn sees each page's objects while the page is being received. */
-    objects_sink_t sink = {fn, ctx, false, DV_ERR_INIT};
+    objects_sink_t sink = {fn, ctx, parts, false, DV_ERR_INIT};
     if (call(s, method, what, &b, &sink, &doc, &resp, err) != 0) goto cleanup;
     free(token);
     token = NULL;

@@ -153,24 +153,45 @@ grpc_status_code vs_fault_code(const char *fault);
  * (vs_retrieve passes it on). */
 typedef int (*vs_object_fn)(void *ctx, const xmlNode *objects, dv_err_t *err);
 
+/* A large answer may be parsed in two parts at once: its first part as
+ * usual, the second on a helper thread, with fn called there with a context
+ * of the second part's own, made by open(ctx) (NULL: parse in one piece).
+ * The second part's objects count only when the answer in two parts is
+ * exactly the answer in one piece: then close(ctx, part, true, err) puts
+ * them after the first part's (0, or -1 with *err, which fails the call as
+ * fn failing would). Otherwise close(ctx, part, false, NULL) drops them and
+ * the first part's parser goes on with the second part's bytes. close runs
+ * on the caller's thread, after the helper is done. */
+typedef struct vs_parts {
+  void *(*open)(void *ctx);
+  int (*close)(void *ctx, void *part, bool keep, dv_err_t *err);
+} vs_parts_t;
+
+/* How many answers' second parts were kept since the process started (for
+ * tests: the answer in two parts was the answer in one piece). */
+unsigned long vs_parts_kept(void);
+
 /* RetrievePropertiesEx with the given <specSet> children (propSet and
  * objectSet elements), following ContinueRetrievePropertiesEx tokens;
- * fn sees every object. When fn fails, the rest of the result is cancelled
- * and vs_retrieve fails with fn's error. fn may have seen objects of a page
- * whose answer then turns out broken (truncated, not XML): vs_retrieve
- * fails then too, and the caller must drop what fn collected. */
+ * fn sees every object (parts, when not NULL: see vs_parts_t). When fn
+ * fails, the rest of the result is cancelled and vs_retrieve fails with
+ * fn's error. fn may have seen objects of a page whose answer then turns out
+ * broken (truncated, not XML): vs_retrieve fails then too, and the caller
+ * must drop what fn collected. */
 int vs_retrieve(vs_session_t *s, const char *what, const char *spec, size_t spec_len,
-                vs_object_fn fn, void *ctx, dv_err_t *err);
+                vs_object_fn fn, const vs_parts_t *parts, void *ctx, dv_err_t *err);
 
 /* Parse a whole answer held in memory the way vs_call parses one received
  * with HTTP status 200, objects going to fn (when not NULL) as vs_retrieve
- * hands them over. For the fuzz target (vsphere_parse.h). On success *doc
+ * hands them over; split: 0 in one piece, else the first split bytes as
+ * they come and the rest in two parts when it is split bytes or more
+ * (parts). For the fuzz target and tests (vsphere_parse.h). On success *doc
  * holds what is left of the document (xmlFreeDoc it) and *resp the element
  * in its Body (possibly a Fault). Fails with UNAVAILABLE when the data is
  * not a SOAP envelope, RESOURCE_EXHAUSTED when out of memory, or fn's
  * error. */
-int vs_parse_answer(const char *data, size_t len, vs_object_fn fn, void *ctx, xmlDoc **doc,
-                    xmlNode **resp, dv_err_t *err);
+int vs_parse_answer(const char *data, size_t len, vs_object_fn fn, const vs_parts_t *parts,
+                    size_t split, void *ctx, xmlDoc **doc, xmlNode **resp, dv_err_t *err);
 
 /* CreateContainerView on container for the given types (recursive); the
  * view's moref value goes into the arena. DestroyView is best effort. */

@@ -56,7 +56,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(a != NULL, "no arena");
   dv_switch_cfg_t *cfg = NULL;
   dv_err_t err = DV_ERR_INIT;
-  if (dv_vsphere_parse_switch((const char *)data, size, a, &cfg, &err) != 0) {
+  int rc = dv_vsphere_parse_switch((const char *)data, size, 0, a, &cfg, &err);
+  /* the same answer in two parts (its first third, then the rest split at
+   * an object past its middle, when there is one): the same outcome */
+  dv_switch_cfg_t *cfg2 = NULL;
+  dv_err_t err2 = DV_ERR_INIT;
+  int rc2 = dv_vsphere_parse_switch((const char *)data, size, size / 3 + 1, a, &cfg2, &err2);
+  FUZZ_CHECK(rc == rc2 && err.code == err2.code, "in two parts: %d %s, in one piece: %d %s", rc2,
+             err2.msg, rc, err.msg);
+  if (rc != 0) {
     FUZZ_CHECK(err.code != GRPC_STATUS_OK && err.msg[0] != '\0', "failed without a status");
   } else {
     FUZZ_CHECK(cfg != NULL && err.code == GRPC_STATUS_OK, "succeeded without a config");
@@ -70,6 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(back != NULL, "the parsed config does not survive pack + unpack");
     FUZZ_CHECK(dv_config_encode(a, back, &enc2, &len2, &err) == 0, "encode: %s", err.msg);
     FUZZ_CHECK(len == len2 && memcmp(enc, enc2, len) == 0, "canonical encoding is not stable");
+    FUZZ_CHECK(dv_config_encode(a, cfg2, &enc2, &len2, &err) == 0, "encode: %s", err.msg);
+    FUZZ_CHECK(len == len2 && memcmp(enc, enc2, len) == 0, "in two parts: another config");
   }
   dv_arena_free(a);
   return 0;

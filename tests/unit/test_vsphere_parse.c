@@ -13,6 +13,7 @@
 #include <libxml/parser.h>
 
 #include "adapters/vsphere_parse.h"
+#include "adapters/vsphere_soap.h"
 
 #define HEAD                                                                              \
   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"                                           \
@@ -75,7 +76,7 @@ static dv_pg_cfg_t *pg_named(dv_switch_cfg_t *cfg, const char *name) {
 }
 
 static int parse(const sb_t *b, dv_arena_t *a, dv_switch_cfg_t **cfg, dv_err_t *err) {
-  return dv_vsphere_parse_switch(b->p, b->len, a, cfg, err);
+  return dv_vsphere_parse_switch(b->p, b->len, 0, a, cfg, err);
 }
 
 /* Many objects, text split across the parser's input slices, entities,
@@ -176,11 +177,115 @@ static void refused_answers(void **state) {
   dv_arena_free(a);
 }
 
+/* An answer of n port groups (keys dvpg-0 ...), without its tail. */
+static void many_pgs(sb_t *b, int n) {
+  b->len = 0;
+  sb_add(b, "%s%s", HEAD, SWITCH_OBJ);
+  add_pg(b, "dvpg-up", "uplinks", "", 0);
+  for (int i = 0; i < n; i++) {
+    char key[32], name[32];
+    snprintf(key, sizeof key, "dvpg-%d", i);
+    snprintf(name, sizeof name, "pg &amp; %d", i);
+    add_pg(b, key, name, "a description long enough to make objects of some size", i % 4000);
+  }
+}
+
+/* Insert text into b before the first `before` at or after the middle of
+ * what the parser keeps to parse in two parts (split bytes on: the split
+ * is looked for from there, on the answer with text in it). */
+static void insert_past_middle(sb_t *b, size_t split, const char *before, const char *text) {
+  size_t n = strlen(text);
+  char *at = strstr(b->p + split + (b->len + n - split) / 2, before);
+  assert_non_null(at);
+  size_t pos = (size_t)(at - b->p), rest = b->len - pos;
+  sb_add(b, "%s", text); /* room */
+  memmove(b->p + pos + n, b->p + pos, rest);
+  memcpy(b->p + pos, text, n);
+}
+
+/* The answer parsed in two parts (split: the first split bytes, then the
+ * rest) comes out as the answer in one piece: the same config, or the same
+ * failure. kept: whether the second part was kept (else it was dropped,
+ * or none was made, and the first part's parser read on). */
+static void assert_two_parts_as_one(const char *what, const sb_t *b, size_t split, bool kept) {
+  dv_arena_t *a = dv_arena_new();
+  dv_switch_cfg_t *one = NULL, *two = NULL;
+  dv_err_t e1 = DV_ERR_INIT, e2 = DV_ERR_INIT;
+  int rc1 = dv_vsphere_parse_switch(b->p, b->len, 0, a, &one, &e1);
+  unsigned long before = vs_parts_kept();
+  int rc2 = dv_vsphere_parse_switch(b->p, b->len, split, a, &two, &e2);
+  if (vs_parts_kept() - before != (kept ? 1u : 0u))
+    fail_msg("%s: the second part was %s", what, kept ? "not kept" : "kept");
+  if (rc2 != rc1 || e2.code != e1.code)
+    fail_msg("%s: in two parts %d (%s), in one piece %d (%s)", what, rc2, e2.msg, rc1, e1.msg);
+  if (rc1 == 0) {
+    uint8_t *c1, *c2;
+    size_t l1, l2;
+    assert_int_equal(dv_config_encode(a, one, &c1, &l1, &e1), 0);
+    assert_int_equal(dv_config_encode(a, two, &c2, &l2, &e2), 0);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(c1, c2, l1);
+  }
+  dv_arena_free(a);
+}
+
+/* A large answer is parsed in two parts at once (vsphere_soap.c, rx_split)
+ * only where that is exactly the answer in one piece; every way the
+ * bytes could mislead the split makes it read on in one piece instead. */
+static void answers_in_two_parts_are_answers_in_one(void **state) {
+  (void)state;
+  enum { SPLIT = 4096 };
+  sb_t b = {0};
+  many_pgs(&b, 300);
+  sb_add(&b, "%s", TAIL);
+  assert_two_parts_as_one("300 port groups", &b, SPLIT, true);
+  assert_two_parts_as_one("in one piece", &b, 0, false);
+  assert_two_parts_as_one("a rest too short to split", &b, b.len, false);
+
+  /* where the second part would start: objects inside a comment; objects
+   * deeper in an object; a second switch object (read as in one piece: the
+   * later one wins) */
+  const char *misleading[][2] = {
+      {"<objects>",
+       "<!-- <objects><obj type=\"DistributedVirtualPortgroup\">dvpg-x</obj></objects> -->"},
+      {"</objects>", "<propSet><name>z</name><val><objects>deeper</objects></val></propSet>"},
+      {"<objects>", SWITCH_OBJ},
+  };
+  for (size_t i = 0; i < sizeof misleading / sizeof misleading[0]; i++) {
+    many_pgs(&b, 300);
+    sb_add(&b, "%s", TAIL);
+    insert_past_middle(&b, SPLIT, misleading[i][0], misleading[i][1]);
+    assert_two_parts_as_one(misleading[i][1], &b, SPLIT, false);
+  }
+
+  /* after the split: an element that is not an object between objects;
+   * a comment holding the last "</objects>"; a CDATA section after the
+   * objects; no end */
+  many_pgs(&b, 300);
+  sb_add(&b, "%s", TAIL);
+  char *last = strstr(b.p + b.len - 2000, "<objects>");
+  assert_non_null(last);
+  sb_t t = {0};
+  sb_add(&t, "%.*s<token>t</token>%s", (int)(last - b.p), b.p, last);
+  assert_two_parts_as_one("a token between objects", &t, SPLIT, false);
+  free(t.p);
+  many_pgs(&b, 300);
+  sb_add(&b, "<!-- </objects> -->%s", TAIL);
+  assert_two_parts_as_one("a comment holding the last end tag", &b, SPLIT, false);
+  many_pgs(&b, 300);
+  sb_add(&b, "<![CDATA[ </objects> ]]>%s", TAIL);
+  assert_two_parts_as_one("a CDATA section after the objects", &b, SPLIT, false);
+  many_pgs(&b, 300);
+  assert_two_parts_as_one("no end", &b, SPLIT, false);
+  free(b.p);
+}
+
 int main(void) {
   xmlInitParser();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(objects_reach_the_model),
       cmocka_unit_test(refused_answers),
+      cmocka_unit_test(answers_in_two_parts_are_answers_in_one),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
