@@ -670,7 +670,8 @@ static int read_names(vs_session_t *s, dv_arena_t *a, const char *type, const vs
     vs_put_moref(&spec, "obj", refs[i]);
     vs_buf_puts(&spec, "</objectSet>");
   }
-  int rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, type, spec.p, spec.len, on_named, NULL, x, err);
+  int rc = spec.oom ? DV_NOMEM(err)
+                    : vs_retrieve(s, type, spec.p, spec.len, on_named, NULL, x, err);
   vs_buf_free(&spec);
   return rc;
 }
@@ -801,7 +802,8 @@ static int fetch_config_version(vs_session_t *s, dv_arena_t *a, vs_moref_t ref, 
   vs_put_moref(&spec, "obj", ref);
   vs_buf_puts(&spec, "</objectSet>");
   cv_ctx_t x = {a, ""};
-  int rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, w, spec.p, spec.len, on_config_version, NULL, &x, err);
+  int rc = spec.oom ? DV_NOMEM(err)
+                    : vs_retrieve(s, w, spec.p, spec.len, on_config_version, NULL, &x, err);
   vs_buf_free(&spec);
   *cv = x.cv;
   return rc;
@@ -887,7 +889,8 @@ static int read_pg_names(vs_session_t *s, dv_arena_t *a, vs_moref_t sw, const ch
               "<skip>false</skip><selectSet xsi:type=\"TraversalSpec\"><name>pgs</name>"
               "<type>DistributedVirtualSwitch</type><path>portgroup</path><skip>false</skip>"
               "</selectSet></objectSet>");
-  int rc = spec.oom ? DV_NOMEM(err) : vs_retrieve(s, sw_what, spec.p, spec.len, on_pg_names, NULL, x, err);
+  int rc = spec.oom ? DV_NOMEM(err)
+                    : vs_retrieve(s, sw_what, spec.p, spec.len, on_pg_names, NULL, x, err);
   vs_buf_free(&spec);
   return rc;
 }
