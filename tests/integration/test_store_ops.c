@@ -629,20 +629,29 @@ static void list_pages_follow_every_write(void **state) {
   dv_listcache_free(lc); /* pages handed out were copies: nothing refers to it */
 }
 
+/* A PutVersion of a fake switch of 3 port groups, audited with *rec as the
+ * server would audit it. */
+static void audited_put(fixture_t *f, const char *name, const char *uuid, const char *request_id,
+                        dv_audit_t *rec, Dvsconf__V1__PutVersionRequest *req) {
+  *rec = (dv_audit_t){.caller = "it", .role = "operator", .method = "PutVersion",
+                      .peer = "test", .request_id = request_id, .result = "OK", .message = ""};
+  *req = (Dvsconf__V1__PutVersionRequest)DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
+  req->plane = "fake";
+  req->config = fake_config(f->a, name, uuid, 3);
+  f->ctx.audit = rec;
+  f->ctx.audited = false;
+}
+
 /* A stored version's audit record is written in the version's transaction:
  * there when the version is, absent when nothing was stored. */
 static void audit_record_commits_with_the_version(void **state) {
   fixture_t *f = *state;
   dv_err_t err = DV_ERR_INIT;
-  dv_audit_t rec = {.caller = "it", .role = "operator", .method = "PutVersion", .peer = "test",
-                    .request_id = "it-audit-1", .result = "OK", .message = ""};
-  Dvsconf__V1__PutVersionRequest req = DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
+  dv_audit_t rec;
+  Dvsconf__V1__PutVersionRequest req;
   Dvsconf__V1__ExportResponse *resp;
-  req.plane = "fake";
-  req.config = fake_config(f->a, "sw-audit", "uuid-audit", 3);
+  audited_put(f, "sw-audit", "uuid-audit", "it-audit-1", &rec, &req);
   req.config->portgroups[1]->default_port_config->vlan->vlan_id = 9999; /* refused */
-  f->ctx.audit = &rec;
-  f->ctx.audited = false;
   assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), -1);
   assert_false(f->ctx.audited);
   req.config->portgroups[1]->default_port_config->vlan->vlan_id = 10;
@@ -677,13 +686,10 @@ static long count_of(const char *q, const char *value) {
 static void put_pipelines_are_all_or_nothing(void **state) {
   fixture_t *f = *state;
   dv_err_t err = DV_ERR_INIT;
-  dv_audit_t rec = {.caller = "it", .role = "operator", .method = "PutVersion", .peer = "test",
-                    .request_id = "it-pipe-1", .result = "OK", .message = ""};
-  Dvsconf__V1__PutVersionRequest req = DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
+  dv_audit_t rec;
+  Dvsconf__V1__PutVersionRequest req;
   Dvsconf__V1__ExportResponse *resp;
-  req.plane = "fake";
-  req.config = fake_config(f->a, "sw-pipe", "uuid-pipe", 3);
-  f->ctx.audit = &rec;
+  audited_put(f, "sw-pipe", "uuid-pipe", "it-pipe-1", &rec, &req);
   assert_int_equal(dv_op_put_version(&f->ctx, &req, &resp, &err), 0);
   assert_int_equal(resp->version->number, 1);
 
