@@ -802,7 +802,7 @@ static void rx_take(vs_rx_t *rx, const char *data, size_t n) {
     while (cap < rx->buf_len + n && cap <= SIZE_MAX / 2) cap *= 2;
     char *b = cap >= rx->buf_len + n ? realloc(rx->buf, cap) : NULL;
     if (b == NULL) { /* no memory to keep it: parse it in one piece */
-      rx_feed(rx, rx->buf + rx->fed, rx->buf_len - rx->fed);
+      if (rx->buffering) rx_feed(rx, rx->buf + rx->fed, rx->buf_len - rx->fed);
       rx->split_head = 0;
       rx->buffering = false;
       rx_feed(rx, data, n);
@@ -895,7 +895,8 @@ static bool rx_split(vs_rx_t *rx) {
   const char *first = memmem(b, rx->fed, open, open_len);
   const char *mid = from + (end - from) / 2;
   const char *s = memmem(mid, (size_t)(end - mid), open, open_len), *t = NULL;
-  for (const char *q = end - close_len; s != NULL && q > s; q--) /* the tail is short */
+  if (s == NULL || (size_t)(end - s) <= close_len) return false;
+  for (const char *q = end - close_len; q > s; q--) /* the tail is short */
     if (*q == '<' && memcmp(q, close, close_len) == 0) {
       t = q + close_len;
       break;
