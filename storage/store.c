@@ -56,8 +56,9 @@ static int connect_now(dv_store_t *s, dv_err_t *err) {
   set_cancel(s, NULL);
   if (s->conn != NULL) PQfinish(s->conn);
   const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-  /* Every statement is prepared once (exec) and keyed on its parameters
-   * by primary or unique keys: generic plans, never planned again. */
+  /* Every statement is prepared once (exec), and none has a plan that
+   * should change with its values (lookups by key, key ranges, LIMITed
+   * scans of indexed columns): generic plans, never planned again. */
   const char *vals[] = {s->conninfo, "5", "dvsconfd",
                         "-c client_min_messages=warning -c plan_cache_mode=force_generic_plan",
                         NULL};
@@ -297,6 +298,7 @@ static void pipe_collect(dv_store_t *s, int keep, PGresult **out, PGresult **bad
       prepare_done = false;
     }
   }
+  if (*bad == NULL) *bad_at = k < p->n ? k : p->n - 1; /* the first not answered */
 }
 
 /* The pipeline's statements again, one at a time, on a new connection. */
@@ -339,12 +341,20 @@ int store_pipe_finish(dv_store_t *s, int keep, PGresult **kept, dv_err_t *err) {
   }
   PQclear(out);
   const char *what = p->stmts[bad_at].what;
-  if (PQstatus(s->conn) == CONNECTION_OK && ended) {
+  if (p->sent && ended && bad != NULL) { /* a statement failed; the connection is sound */
     int rc = fail_from_result(s, bad, what, err);
     PQclear(bad);
     return rc;
   }
   PQclear(bad);
+  /* The pipeline did not end cleanly (not all sent, results left, or the
+   * connection lost): what the connection holds is not known, so it goes;
+   * the next statement opens another. */
+  set_cancel(s, NULL);
+  PQfinish(s->conn);
+  s->conn = NULL;
+  s->in_tx = 0;
+  s->n_prepared = 0;
   if (p->was_in_tx)
     return dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
                       "PostgreSQL connection lost while trying to %s", what);

@@ -752,12 +752,20 @@ static void rx_free(vs_rx_t *rx, bool all) {
   rx->buffering = false;
 }
 
+/* The parser goes on: no fatal error, no stop by us, and not halted by
+ * libxml2 itself (an input it cannot convert halts it without a fatal
+ * error: the answer would end there, short but "well-formed"). */
+static bool rx_going(const vs_rx_t *rx) {
+  return rx->ctxt != NULL && rx->ctxt->wellFormed && !rx->ctxt->disableSAX && !rx->oom &&
+         !rx->refused;
+}
+
 static void rx_feed(vs_rx_t *rx, const char *data, size_t n) {
   /* After a fatal error or a stop the answer is refused anyway: drop the rest. */
   /* In slices of a network read's size: libxml2 copies what it is given
    * into its input buffer, which then stays small and warm. */
   enum { SLICE = 64 * 1024 };
-  while (n > 0 && rx->ctxt != NULL && rx->ctxt->wellFormed && !rx->oom && !rx->refused) {
+  while (n > 0 && rx_going(rx)) {
     int part = n > SLICE ? SLICE : (int)n;
     (void)xmlParseChunk(rx->ctxt, data, part, 0); /* the outcome is read in rx_end */
     data += part;
@@ -768,11 +776,11 @@ static void rx_feed(vs_rx_t *rx, const char *data, size_t n) {
 /* Finish parsing: the document when the answer was well-formed XML, else
  * NULL with *oom telling whether we or libxml2 ran out of memory. */
 static xmlDoc *rx_end(vs_rx_t *rx, bool *oom) {
-  if (rx->ctxt->wellFormed && !rx->oom && !rx->refused) (void)xmlParseChunk(rx->ctxt, NULL, 0, 1);
+  if (rx_going(rx)) (void)xmlParseChunk(rx->ctxt, NULL, 0, 1);
   xmlDoc *doc = rx->ctxt->myDoc;
   rx->ctxt->myDoc = NULL;
   *oom = rx->oom || rx->ctxt->errNo == XML_ERR_NO_MEMORY;
-  if (!rx->ctxt->wellFormed || rx->oom || rx->refused || doc == NULL) {
+  if (!rx_going(rx) || doc == NULL) { /* the last bytes may halt it too */
     xmlFreeDoc(doc);
     doc = NULL;
   }
@@ -829,10 +837,16 @@ static bool rx_settled(const vs_rx_t *rx) {
   return true;
 }
 
-/* The parser stands between two objects of the result, all well so far. */
+/* The parser stands between two objects of the result, all well so far:
+ * in element content (not in a CDATA section, whose text libxml2 hands on
+ * in pieces), nothing waiting but blanks, no error or warning yet, and the
+ * answer in UTF-8 (a decoder may carry a state, as a shift state, that the
+ * other part's parser would not have). */
 static bool rx_between_objects(const vs_rx_t *rx) {
-  return rx->ctxt->wellFormed && !rx->oom && !rx->refused && rx->obj == NULL &&
-         is_result_parent(rx->ctxt->node) && rx_settled(rx);
+  const xmlParserCtxt *c = rx->ctxt;
+  return rx_going(rx) && c->errNo == XML_ERR_OK && c->instate == XML_PARSER_CONTENT &&
+         (c->input->buf == NULL || c->input->buf->encoder == NULL) && rx->obj == NULL &&
+         is_result_parent(c->node) && rx_settled(rx);
 }
 
 /* Closing tags and blanks only, from p to end. */
@@ -867,12 +881,15 @@ typedef struct part {
 static void *part_main(void *arg) {
   part_t *p = arg;
   vs_rx_t *rx = &p->rx;
+  /* the answer's start is the first part's: its objects stay in the tree */
+  rx->deliver = 0;
   rx_feed(rx, p->prefix, p->prefix_len);
+  rx->deliver = 1;
   if (!rx_between_objects(rx)) return NULL;
   rx_feed(rx, p->rest, p->rest_len);
-  if (rx->ctxt->wellFormed && !rx->oom && !rx->refused) (void)xmlParseChunk(rx->ctxt, NULL, 0, 1);
-  p->ok = rx->ctxt->wellFormed && !rx->oom && !rx->refused && !p->sink.failed &&
-          rx->ctxt->myDoc != NULL;
+  if (rx_going(rx)) (void)xmlParseChunk(rx->ctxt, NULL, 0, 1);
+  p->ok = rx_going(rx) && rx->ctxt->wellFormed && rx->ctxt->errNo == XML_ERR_OK &&
+          !p->sink.failed && rx->ctxt->myDoc != NULL;
   return NULL;
 }
 
@@ -933,8 +950,9 @@ static bool rx_split(vs_rx_t *rx) {
     if (k->parts->close(k->ctx, ctx, true, &e) != 0) {
       k->failed = true;
       k->err = e;
+    } else {
+      atomic_fetch_add(&parts_kept, 1);
     }
-    atomic_fetch_add(&parts_kept, 1);
     rx_feed(rx, t, (size_t)(end - t));
   } else {
     k->parts->close(k->ctx, ctx, false, NULL);

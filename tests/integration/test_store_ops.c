@@ -18,6 +18,7 @@
 #include "listcache.h"
 #include "ops.h"
 #include "store.h"
+#include "store_internal.h" /* pipelines, for the connection they leave */
 #include "vcache.h"
 
 static const char *pguri;
@@ -733,6 +734,49 @@ static void put_pipelines_are_all_or_nothing(void **state) {
   f->ctx.audit = NULL;
 }
 
+/* A pipeline that does not end cleanly (here: a statement that cannot be
+ * sent, after one that was) leaves its connection in an unknown state: it
+ * is dropped, so the transaction's locks go with it, and the store goes on
+ * with a new connection. */
+static void unclean_pipeline_drops_its_connection(void **state) {
+  (void)state;
+  dv_store_t *s = NULL;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(dv_store_open(pguri, &s, &err), 0);
+  assert_int_equal(store_begin(s, &err), 0);
+  PGresult *r = store_query(s, "SELECT pg_advisory_xact_lock(4242)", 0, NULL, NULL, NULL, 0,
+                            PGRES_TUPLES_OK, "take a lock", &err);
+  assert_non_null(r);
+  PQclear(r);
+  const store_stmt_t pipe[] = {
+      {"SELECT 7", 0, NULL, NULL, NULL, PGRES_TUPLES_OK, "a statement sent"},
+      {"SELECT 8", -1, NULL, NULL, NULL, PGRES_TUPLES_OK, "a statement libpq refuses"},
+      {"COMMIT", 0, NULL, NULL, NULL, PGRES_COMMAND_OK, "commit"}};
+  assert_int_equal(store_pipe_send(s, pipe, 3, &err), 0);
+  assert_int_equal(store_pipe_finish(s, -1, NULL, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_UNAVAILABLE);
+  store_rollback(s);
+  r = sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242", 0, NULL);
+  assert_string_equal(PQgetvalue(r, 0, 0), "0");
+  PQclear(r);
+  for (int i = 0; i < 2; i++) { /* a pipeline and a statement, twice: all well */
+    dv_err_clear(&err);
+    const store_stmt_t head[] = {
+        {"BEGIN", 0, NULL, NULL, NULL, PGRES_COMMAND_OK, "begin"},
+        {"SELECT 9", 0, NULL, NULL, NULL, PGRES_TUPLES_OK, "select"}};
+    PGresult *kept = NULL;
+    assert_int_equal(store_pipe_send(s, head, 2, &err), 0);
+    if (store_pipe_finish(s, 1, &kept, &err) != 0) fail_msg("pipeline %d: %s", i, err.msg);
+    assert_string_equal(PQgetvalue(kept, 0, 0), "9");
+    PQclear(kept);
+    assert_int_equal(store_commit(s, &err), 0);
+    r = store_query(s, "SELECT 6", 0, NULL, NULL, NULL, 0, PGRES_TUPLES_OK, "select", &err);
+    if (r == NULL) fail_msg("statement %d: %s", i, err.msg);
+    PQclear(r);
+  }
+  dv_store_close(s);
+}
+
 /* PutVersion through intake, as the server calls it: the version's id. */
 static const char *put_packed(dv_ctx_t *ctx, dv_switch_cfg_t *c) {
   Dvsconf__V1__PutVersionRequest req = DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
@@ -976,6 +1020,7 @@ int main(void) {
       cmocka_unit_test(list_pages_follow_every_write),
       cmocka_unit_test(audit_record_commits_with_the_version),
       cmocka_unit_test(put_pipelines_are_all_or_nothing),
+      cmocka_unit_test(unclean_pipeline_drops_its_connection),
       cmocka_unit_test(cached_splits_carry_port_group_digests),
       cmocka_unit_test(reads_fold_at_the_wire_level),
       cmocka_unit_test(database_down_is_unavailable),

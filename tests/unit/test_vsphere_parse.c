@@ -177,11 +177,8 @@ static void refused_answers(void **state) {
   dv_arena_free(a);
 }
 
-/* An answer of n port groups (keys dvpg-0 ...), without its tail. */
-static void many_pgs(sb_t *b, int n) {
-  b->len = 0;
-  sb_add(b, "%s%s", HEAD, SWITCH_OBJ);
-  add_pg(b, "dvpg-up", "uplinks", "", 0);
+/* n port groups (keys dvpg-0 ...) added to b. */
+static void many_pgs_after(sb_t *b, int n) {
   for (int i = 0; i < n; i++) {
     char key[32], name[32];
     snprintf(key, sizeof key, "dvpg-%d", i);
@@ -190,17 +187,30 @@ static void many_pgs(sb_t *b, int n) {
   }
 }
 
+/* An answer of n port groups, without its tail. */
+static void many_pgs(sb_t *b, int n) {
+  b->len = 0;
+  sb_add(b, "%s%s", HEAD, SWITCH_OBJ);
+  add_pg(b, "dvpg-up", "uplinks", "", 0);
+  many_pgs_after(b, n);
+}
+
 /* Insert text into b before the first `before` at or after the middle of
  * what the parser keeps to parse in two parts (split bytes on: the split
  * is looked for from there, on the answer with text in it). */
-static void insert_past_middle(sb_t *b, size_t split, const char *before, const char *text) {
+static size_t insert_before(sb_t *b, size_t from, const char *before, const char *text) {
   size_t n = strlen(text);
-  char *at = strstr(b->p + split + (b->len + n - split) / 2, before);
+  char *at = strstr(b->p + from, before);
   assert_non_null(at);
   size_t pos = (size_t)(at - b->p), rest = b->len - pos;
   sb_add(b, "%s", text); /* room */
   memmove(b->p + pos + n, b->p + pos, rest);
   memcpy(b->p + pos, text, n);
+  return pos;
+}
+
+static size_t insert_past_middle(sb_t *b, size_t split, const char *before, const char *text) {
+  return insert_before(b, split + (b->len + strlen(text) - split) / 2, before, text);
 }
 
 /* The answer parsed in two parts (split: the first split bytes, then the
@@ -277,6 +287,53 @@ static void answers_in_two_parts_are_answers_in_one(void **state) {
   assert_two_parts_as_one("a CDATA section after the objects", &b, SPLIT, false);
   many_pgs(&b, 300);
   assert_two_parts_as_one("no end", &b, SPLIT, false);
+
+  /* before the split: an object whose start tag is not spelled "<objects>"
+   * (the second part's parser reads the answer's start without taking
+   * objects); "<objects>" as text in a CDATA section; a CDATA section open
+   * at the split, blanks only read so far */
+  sb_t one = {0};
+  add_pg(&one, "dvpg-s", "spelled", "", 5);
+  b.len = 0;
+  sb_add(&b, "%s<objects %s%s", HEAD, one.p + strlen("<objects"), SWITCH_OBJ);
+  free(one.p);
+  many_pgs_after(&b, 300);
+  sb_add(&b, "%s", TAIL);
+  assert_two_parts_as_one("an object spelled <objects >", &b, SPLIT, true);
+  b.len = 0;
+  sb_add(&b, "%s<![CDATA[<objects>]]>%s", HEAD, SWITCH_OBJ);
+  many_pgs_after(&b, 300);
+  sb_add(&b, "<!--]]>-->");
+  add_pg(&b, "dvpg-last", "last", "", 7);
+  sb_add(&b, "%s", TAIL);
+  assert_two_parts_as_one("<objects> in a CDATA section first", &b, SPLIT, false);
+  many_pgs(&b, 300);
+  sb_add(&b, "%s", TAIL);
+  /* in one piece, objects as text up to the "]]>" in the comment; to a
+   * second part, objects and a comment */
+  size_t at = insert_past_middle(&b, SPLIT, "<objects>", "<![CDATA[    ");
+  insert_before(&b, at + 2000, "<objects>", "<!-- ]]> -->");
+  assert_two_parts_as_one("a CDATA section open at the split", &b, SPLIT, false);
+
+  /* not UTF-8: read in one piece (a decoder's state is its parser's); an
+   * input that cannot be converted fails, whole or in parts, instead of
+   * ending the answer early */
+  many_pgs(&b, 300);
+  sb_add(&b, "%s", TAIL);
+  sb_t latin = {0};
+  sb_add(&latin, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>%s", strchr(b.p, '\n') + 1);
+  assert_two_parts_as_one("ISO-8859-1", &latin, SPLIT, false);
+  latin.len = 0;
+  sb_add(&latin, "<?xml version=\"1.0\" encoding=\"CP1252\"?>%s", strchr(b.p, '\n') + 1);
+  *strstr(latin.p + latin.len / 2, "a description") = (char)0x81; /* undefined in CP1252 */
+  assert_two_parts_as_one("CP1252 with a byte it does not define", &latin, SPLIT, false);
+  dv_arena_t *a = dv_arena_new();
+  dv_switch_cfg_t *cfg;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(dv_vsphere_parse_switch(latin.p, latin.len, 0, a, &cfg, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_UNAVAILABLE);
+  dv_arena_free(a);
+  free(latin.p);
   free(b.p);
 }
 
