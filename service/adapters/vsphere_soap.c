@@ -685,8 +685,19 @@ static void rx_reference(void *user, const xmlChar *name) {
   (XML_PARSE_NONET | XML_PARSE_NOENT | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT |        \
    XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
+static void say_nothing(void *ctx, const char *msg, ...) {
+  (void)ctx;
+  (void)msg;
+}
+
+/* libxml2's own messages about an answer (as "input conversion failed"),
+ * which XML_PARSE_NOERROR does not reach, go to its generic handler, one
+ * per thread: never to dvsconfd's log. Our errors say what went wrong. */
+static void quiet_libxml2(void) { xmlSetGenericErrorFunc(NULL, say_nothing); }
+
 /* Start parsing an answer; sink may be NULL. */
 static int rx_begin(vs_rx_t *rx, CURL *curl, objects_sink_t *sink, dv_err_t *err) {
+  quiet_libxml2();
   xmlSAXHandler sax;
   memset(&sax, 0, sizeof sax);
   ot_block_t *blocks = rx->blocks; /* kept from the session's last call */
@@ -881,6 +892,7 @@ typedef struct part {
 static void *part_main(void *arg) {
   part_t *p = arg;
   vs_rx_t *rx = &p->rx;
+  quiet_libxml2();
   /* the answer's start is the first part's: its objects stay in the tree */
   rx->deliver = 0;
   rx_feed(rx, p->prefix, p->prefix_len);
