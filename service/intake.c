@@ -7,7 +7,6 @@
 #include "strmap.h"
 #include "validate.h"
 
-
 int dv_intake_open(dv_arena_t *a, const uint8_t *doc, size_t len, dv_intake_t *in, dv_err_t *err) {
   memset(in, 0, sizeof *in);
   in->doc_bytes = doc;

@@ -750,11 +750,8 @@ static void rx_free(vs_rx_t *rx, bool all) {
   if (all) {
     free(rx->blocks);
     rx->blocks = rx->block = NULL;
-    free(rx->buf);
-    rx->buf = NULL;
-    rx->buf_cap = 0;
   }
-  if (rx->buf_cap > VS_SPLIT_KEEP) {
+  if (all || rx->buf_cap > VS_SPLIT_KEEP) {
     free(rx->buf);
     rx->buf = NULL;
     rx->buf_cap = 0;
@@ -900,8 +897,8 @@ static void *part_main(void *arg) {
   if (!rx_between_objects(rx)) return NULL;
   rx_feed(rx, p->rest, p->rest_len);
   if (rx_going(rx)) (void)xmlParseChunk(rx->ctxt, NULL, 0, 1);
-  p->ok = rx_going(rx) && rx->ctxt->wellFormed && rx->ctxt->errNo == XML_ERR_OK &&
-          !p->sink.failed && rx->ctxt->myDoc != NULL;
+  p->ok = rx_going(rx) && rx->ctxt->errNo == XML_ERR_OK && !p->sink.failed &&
+          rx->ctxt->myDoc != NULL;
   return NULL;
 }
 
