@@ -11,10 +11,13 @@ int dv_intake_open(dv_arena_t *a, const uint8_t *doc, size_t len, dv_intake_t *i
   memset(in, 0, sizeof *in);
   in->doc_bytes = doc;
   in->doc_len = len;
+  /* the port groups are read by dv_intake_finish, and only when the
+   * document is not `known` with a few of them replaced */
+  dv_wire_cfg_t top;
   dv_err_t malformed = DV_ERR_INIT;
-  if (dv_wire_split_config_lite(a, doc, len, &in->doc, &malformed) != 0) return 1;
-  in->settings = dvsconf__v1__switch_config__unpack(dv_arena_allocator(a), in->doc.settings_len,
-                                                    in->doc.settings);
+  if (dv_wire_split_settings(a, doc, len, &top, &malformed) != 0) return 1;
+  in->settings = dvsconf__v1__switch_config__unpack(dv_arena_allocator(a), top.settings_len,
+                                                    top.settings);
   /* port groups in the settings: a field 12 of another wire type */
   if (in->settings == NULL || in->settings->n_portgroups != 0) return 1;
   if (dv_validate_settings_strings(in->settings, err) != 0 ||
@@ -144,7 +147,152 @@ static bool is_canonical(const dv_intake_t *in, size_t cut, size_t total) {
   return at == d + total - (c->settings_len - cut);
 }
 
+/* The length of the longest common prefix of x and y (n bytes each). */
+static size_t common_prefix(const uint8_t *x, const uint8_t *y, size_t n) {
+  size_t i = 0;
+  while (n - i >= 4096 && memcmp(x + i, y + i, 4096) == 0) i += 4096;
+  while (i < n && x[i] == y[i]) i++;
+  return i;
+}
+
+/* The length of the longest common suffix of x and y, at most max. */
+static size_t common_suffix(const uint8_t *x, size_t nx, const uint8_t *y, size_t ny, size_t max) {
+  size_t i = 0;
+  while (max - i >= 4096 && memcmp(x + nx - i - 4096, y + ny - i - 4096, 4096) == 0) i += 4096;
+  while (i < max && x[nx - i - 1] == y[ny - i - 1]) i++;
+  return i;
+}
+
+static bool bytes_eq(const uint8_t *x, size_t nx, const uint8_t *y, size_t ny) {
+  return nx == ny && memcmp(x, y, nx) == 0;
+}
+
+/* True when port groups x and y may not stand in one config together
+ * (check_unique's rules): the same name, or one's identity is the other's
+ * (equal keys, or a keyless one's name is the other's key). */
+static bool clash(const dv_wire_pg_t *x, const dv_wire_pg_t *y) {
+  return bytes_eq(x->name, x->name_len, y->name, y->name_len) ||
+         (x->key_len > 0 && bytes_eq(x->key, x->key_len, y->key, y->key_len)) ||
+         (x->key_len == 0 && bytes_eq(x->name, x->name_len, y->key, y->key_len)) ||
+         (y->key_len == 0 && bytes_eq(y->name, y->name_len, x->key, x->key_len));
+}
+
+/* At most this many port groups are taken the fast way: each is checked
+ * against every port group of the switch. */
+#define FEW_CHANGED 8
+
+/* The fast way to take a document (PutVersion's usual one: the latest
+ * version sent back with a port group or two changed): compared with
+ * known's canonical bytes as a whole, it is those bytes with a run of
+ * port groups in one place replaced. Only the replacements are decoded,
+ * checked and compared with the others. 0 when the document was taken
+ * (in->split and in->canon set; it is canonical); 1 when it is not of
+ * that shape, or anything about it needs the careful way to be told
+ * (dv_intake_finish then takes it port group by port group, as if this
+ * had not been tried); -1 when out of memory. */
+static int take_as_known_changed(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *k,
+                                 dv_err_t *err) {
+  const unsigned field = DV_WIRE_PORTGROUPS_FIELD;
+  const uint8_t *d = in->doc_bytes, *kb = k->buf;
+  size_t dn = in->doc_len, kn = k->buf_len, n = k->n_pgs;
+  if (kb == NULL || n == 0) return 1;
+  /* known's bytes: its settings' fields below 12, its port groups back to
+   * back, its settings' other fields */
+  size_t cut = dv_wire_offset_after(k->settings, k->settings_len, field);
+  size_t tail = k->settings_len - cut;
+  if (cut + tail > kn || memcmp(kb, k->settings, cut) != 0 ||
+      memcmp(kb + kn - tail, k->settings + cut, tail) != 0)
+    return 1;
+  size_t shorter = dn < kn ? dn : kn;
+  /* (the two may overlap in the document: a port group removed that began
+   * as the one after it does) */
+  size_t p = common_prefix(d, kb, shorter), s = common_suffix(d, dn, kb, kn, shorter);
+  if (p < cut || s < tail) return 1; /* the switch's own fields changed */
+  /* i: known's first port group not wholly in the common prefix; j: its
+   * first one from i on wholly in the common suffix. The document is
+   * known's bytes up to port group i, then its own, then known's from
+   * port group j: with j >= i, no port group of known's is in it twice. */
+  size_t at = cut, i = n, j = n, mid_start = kn - tail, mid_end = kn - tail;
+  for (size_t x = 0; x < n; x++) {
+    const dv_wire_pg_t *pg = &k->pgs[x];
+    size_t whole = dv_wire_ld_size(field, pg->len);
+    if (pg->data != kb + at + whole - pg->len) return 1; /* not laid out canonically */
+    if (i == n && at + whole > p) i = x, mid_start = at;
+    if (i != n && j == n && at >= kn - s) j = x, mid_end = at;
+    at += whole;
+  }
+  if (at != kn - tail || mid_end + dn < kn + mid_start) return 1;
+  ptrdiff_t shift = (ptrdiff_t)dn - (ptrdiff_t)kn; /* from known's suffix to the document's */
+  mid_end = (size_t)((ptrdiff_t)mid_end + shift);
+
+  /* the document's port groups in between: few, each a canonical field 12,
+   * and taken as a lone changed port group is (take_decoded) */
+  dv_wire_pg_t mid[FEW_CHANGED];
+  size_t m = 0;
+  for (const uint8_t *q = d + mid_start, *qe = d + mid_end; q < qe; m++) {
+    const uint8_t *start = q, *data;
+    unsigned f, type;
+    size_t len;
+    if (m == FEW_CHANGED || dv_wire_next(&q, qe, &f, &type, &data, &len) != 0 || f != field ||
+        type != 2 || (size_t)(q - start) != dv_wire_ld_size(field, len))
+      return 1;
+    dv_wire_pg_t raw = {.data = data, .len = len};
+    dv_err_t refused = DV_ERR_INIT; /* the careful way says why */
+    if (take_decoded(a, &raw, i + m, &mid[m], &refused) != 0 || mid[m].data != data) return 1;
+  }
+  /* in canonical order between known's port groups that stay, and
+   * clashing with none of them or each other */
+  for (size_t x = 0; x < m; x++) {
+    const dv_wire_pg_t *before = x > 0 ? &mid[x - 1] : i > 0 ? &k->pgs[i - 1] : NULL;
+    if (before != NULL && dv_wire_pg_cmp(before, &mid[x]) >= 0) return 1;
+  }
+  if (m > 0 && j < n && dv_wire_pg_cmp(&mid[m - 1], &k->pgs[j]) >= 0) return 1;
+  for (size_t x = 0; x < m; x++) {
+    for (size_t y = 0; y < x; y++)
+      if (clash(&mid[y], &mid[x])) return 1;
+    for (size_t z = 0; z < i; z++)
+      if (clash(&k->pgs[z], &mid[x])) return 1;
+    for (size_t z = j; z < n; z++)
+      if (clash(&k->pgs[z], &mid[x])) return 1;
+  }
+
+  /* the split: known's port groups moved onto the document's bytes */
+  size_t count = i + m + (n - j), to = 0;
+  dv_wire_pg_t *pgs = dv_arena_alloc_raw(a, (count + 1) * sizeof *pgs);
+  uint8_t *settings = dv_arena_alloc_raw(a, k->settings_len + 1);
+  if (pgs == NULL || settings == NULL) return DV_NOMEM(err);
+  memcpy(settings, k->settings, k->settings_len);
+  for (size_t z = 0; z < n; z++) {
+    if (z == i) {
+      memcpy(pgs + to, mid, m * sizeof *mid);
+      to += m;
+    }
+    if (z >= i && z < j) continue;
+    pgs[to] = k->pgs[z];
+    pgs[to].equals = k->pgs[z].data; /* the delta against that version need not compare again */
+    dv_wire_pg_move(&pgs[to], d + (k->pgs[z].data - kb) + (z >= j ? shift : 0));
+    to++;
+  }
+  if (i == n) memcpy(pgs + to, mid, m * sizeof *mid);
+  in->split = (dv_wire_cfg_t){.settings = settings, .settings_len = k->settings_len, .pgs = pgs,
+                              .n_pgs = count, .validated = true, .buf = d, .buf_len = dn};
+  in->canon = (uint8_t *)d;
+  in->canon_len = dn;
+  in->decoded = m;
+  in->as_known_changed = true;
+  return 0;
+}
+
 int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known, dv_err_t *err) {
+  /* a stored port group vouches for one sent only if it passed these
+   * checks itself (Export stores what the plane has, as it is) */
+  if (known != NULL && !known->validated) known = NULL;
+  if (known != NULL) {
+    int rc = take_as_known_changed(a, in, known, err);
+    if (rc <= 0) return rc;
+  }
+  dv_err_t malformed = DV_ERR_INIT;
+  if (dv_wire_split_config_lite(a, in->doc_bytes, in->doc_len, &in->doc, &malformed) != 0) return 1;
   const dv_wire_cfg_t *doc = &in->doc;
   size_t n = doc->n_pgs;
   size_t *order = dv_arena_alloc_raw(a, (n + 1) * sizeof *order);
@@ -160,9 +308,6 @@ int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known,
   if (!sorted) qsort_r(order, n, sizeof *order, cmp_index, (void *)doc->pgs);
   in->decoded = 0;
   size_t j = 0;
-  /* a stored port group vouches for one sent only if it passed these
-   * checks itself (Export stores what the plane has, as it is) */
-  if (known != NULL && !known->validated) known = NULL;
   for (size_t k = 0; k < n; k++) {
     const dv_wire_pg_t *pg = &doc->pgs[order[k]];
     while (known != NULL && j < known->n_pgs && dv_wire_pg_cmp(&known->pgs[j], pg) < 0) j++;
@@ -196,9 +341,11 @@ int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known,
   for (size_t k = 0; k < n; k++) total += dv_wire_ld_size(DV_WIRE_PORTGROUPS_FIELD, pgs[k].len);
   in->split = (dv_wire_cfg_t){
       .settings = s, .settings_len = s_len, .pgs = pgs, .n_pgs = n, .validated = true};
-  if (is_canonical(in, cut, total)) { /* the common case: sent back as it was read */
+  if (is_canonical(in, cut, total)) { /* sent back as it was read */
     in->canon = (uint8_t *)in->doc_bytes;
     in->canon_len = total;
+    in->split.buf = in->doc_bytes;
+    in->split.buf_len = total;
     return 0;
   }
   /* the split points into canon from now on */

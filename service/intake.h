@@ -12,6 +12,14 @@
  * and checked. Then the checks across port groups (names and identities
  * unique) run, and the canonical encoding is put together.
  *
+ * Most often of all, the document is known's canonical bytes with a run of
+ * port groups in one place replaced. Compared with those bytes as a whole,
+ * it is then taken without reading the port groups that stay at all: only
+ * the few replacements are decoded and checked, and checked against the
+ * others (`as_known_changed`). Anything else about such a document is left
+ * to the port-group-by-port-group way, which decides as if this had not
+ * been tried.
+ *
  * The result is the canonical encoding that decoding the whole document,
  * dv_validate_config and dv_config_encode give, byte for byte, and the same
  * verdict (tests/unit/test_intake.c checks this, fuzz_canon on every
@@ -21,6 +29,7 @@
 #ifndef DV_INTAKE_H
 #define DV_INTAKE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +45,7 @@ typedef struct dv_intake {
   size_t canon_len;
   dv_wire_cfg_t split; /* canon split into settings and port groups, identities set */
   size_t decoded;      /* port groups that had to be decoded (the rest were known) */
+  bool as_known_changed; /* taken whole: known's bytes with a few port groups replaced */
   dv_wire_cfg_t doc;   /* the document as sent, split (its port groups point into it) */
   const uint8_t *doc_bytes;
   size_t doc_len;

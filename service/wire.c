@@ -127,20 +127,27 @@ int dv_wire_pg_cmp(const dv_wire_pg_t *x, const dv_wire_pg_t *y) {
   return c != 0 ? c : bytes_cmp(x->name, x->name_len, y->name, y->name_len);
 }
 
-static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
+typedef enum { SETTINGS_ONLY, PORT_GROUPS, IDENTITIES } split_depth_t;
+
+static int split(dv_arena_t *a, const uint8_t *buf, size_t len, split_depth_t depth,
                  dv_wire_cfg_t *out, dv_err_t *err);
 
 int dv_wire_split_config(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
                          dv_err_t *err) {
-  return split(a, buf, len, true, out, err);
+  return split(a, buf, len, IDENTITIES, out, err);
 }
 
 int dv_wire_split_config_lite(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
                               dv_err_t *err) {
-  return split(a, buf, len, false, out, err);
+  return split(a, buf, len, PORT_GROUPS, out, err);
 }
 
-static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
+int dv_wire_split_settings(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
+                           dv_err_t *err) {
+  return split(a, buf, len, SETTINGS_ONLY, out, err);
+}
+
+static int split(dv_arena_t *a, const uint8_t *buf, size_t len, split_depth_t depth,
                  dv_wire_cfg_t *out, dv_err_t *err) {
   const uint8_t *p = buf, *end = buf + len;
   size_t n_pgs = 0, settings_len = 0;
@@ -157,9 +164,16 @@ static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
       settings_len += (size_t)(p - start);
   }
   memset(out, 0, sizeof *out);
-  out->pgs = dv_arena_alloc_raw(a, (n_pgs + 1) * sizeof *out->pgs);
   out->settings = dv_arena_alloc_raw(a, settings_len + 1);
-  if (out->pgs == NULL || out->settings == NULL) return DV_NOMEM(err);
+  if (out->settings == NULL) return DV_NOMEM(err);
+  if (depth == SETTINGS_ONLY) {
+    out->n_pgs = n_pgs;
+  } else {
+    out->pgs = dv_arena_alloc_raw(a, (n_pgs + 1) * sizeof *out->pgs);
+    if (out->pgs == NULL) return DV_NOMEM(err);
+    out->buf = buf;
+    out->buf_len = len;
+  }
   p = buf;
   while (p < end) {
     const uint8_t *start = p, *data;
@@ -167,6 +181,7 @@ static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
     size_t n;
     next_field(&p, end, &field, &type, &data, &n); /* checked above */
     if (field == DV_WIRE_PORTGROUPS_FIELD && type == 2) {
+      if (depth == SETTINGS_ONLY) continue;
       dv_wire_pg_t *pg = &out->pgs[out->n_pgs++];
       pg->data = data;
       pg->len = n;
@@ -174,7 +189,7 @@ static int split(dv_arena_t *a, const uint8_t *buf, size_t len, bool identities,
       pg->equals = NULL;
       if (key_and_name(pg) != 0)
         return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored port group is malformed");
-      if (identities && (pg->identity = dv_wire_pg_identity(a, pg)) == NULL)
+      if (depth == IDENTITIES && (pg->identity = dv_wire_pg_identity(a, pg)) == NULL)
         return DV_NOMEM(err);
     } else {
       memcpy(out->settings + out->settings_len, start, (size_t)(p - start));
@@ -211,6 +226,8 @@ uint8_t *dv_wire_join(dv_arena_t *a, dv_wire_cfg_t *w, size_t *len) {
   }
   memcpy(buf + at, w->settings + cut, w->settings_len - cut);
   *len = total;
+  w->buf = buf;
+  w->buf_len = total;
   return buf;
 }
 
@@ -228,6 +245,8 @@ dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, cons
   d->settings = (uint8_t *)(d->pgs + w->n_pgs) + digests;
   d->settings_len = w->settings_len;
   d->validated = w->validated;
+  d->buf = w->buf != NULL ? to + (w->buf - from) : NULL; /* the same buffer as the port groups' */
+  d->buf_len = w->buf_len;
   if (w->settings_len) memcpy(d->settings, w->settings, w->settings_len);
   char *ids = (char *)d->settings + w->settings_len;
   for (size_t i = 0; i < w->n_pgs; i++) {

@@ -44,6 +44,10 @@ typedef struct dv_wire_cfg {
    * these instead of the port groups. Kept with cached versions (model.h:
    * dv_wire_digest_pgs). */
   uint8_t *digests;
+  /* the encoding the split was taken from (its port groups point into it:
+   * dv_wire_split_config, dv_wire_join, dv_wire_cfg_dup), or NULL */
+  const uint8_t *buf;
+  size_t buf_len;
 } dv_wire_cfg_t;
 
 #define DV_WIRE_DIGEST_LEN 32
@@ -57,6 +61,10 @@ int dv_wire_split_config(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_
 /* The same without making identity strings (key and name bytes only). */
 int dv_wire_split_config_lite(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
                               dv_err_t *err);
+/* The settings only: out->n_pgs counts the port groups, out->pgs is NULL,
+ * and the port groups' own bytes are not read. */
+int dv_wire_split_settings(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
+                           dv_err_t *err);
 
 /* A copy of split `w` (made with identities) in one malloc'd block of
  * *bytes, for keeping with a cached version (dv_vcache_set_aux). Its port

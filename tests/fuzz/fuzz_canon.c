@@ -17,7 +17,9 @@
  *    the port group's own SHA-256;
  *  - dv_wire_split_config on the raw input bytes: a split or DATA_LOSS;
  *  - intake (PutVersion's path, port group by port group) on A's raw bytes,
- *    with nothing known and with B's canonical split known: the same verdict
+ *    with nothing known and with B's canonical split known, and on B's
+ *    canonical bytes with a run of its port groups replaced by A's (the
+ *    document intake takes whole when it can): the same verdict
  *    as decoding A whole (or "decode it whole", 1), and when accepted the
  *    same canonical bytes; with B known, the delta B->A from intake's split
  *    (which pairs port groups intake found equal without comparing them)
@@ -109,6 +111,55 @@ static void check_known_delta(dv_arena_t *a, dv_wire_cfg_t *known, const dv_inta
              "a digest taken from the known version is not the port group's own");
 }
 
+/* Intake of a document (x: the document decoded whole, NULL when refused)
+ * against `known` (NULL: none): the same verdict as decoding it whole, or
+ * "decode it whole" (1); when accepted, the same canonical bytes and, with
+ * a known version, the same delta (check_known_delta). */
+static void check_intake(dv_arena_t *a, const uint8_t *data, size_t n, dv_switch_cfg_t *x,
+                         dv_wire_cfg_t *known) {
+  dv_intake_t in;
+  dv_err_t ierr = DV_ERR_INIT;
+  int rc = dv_intake_open(a, data, n, &in, &ierr);
+  if (rc == 0) rc = dv_intake_finish(a, &in, known, &ierr);
+  if (rc == 1) return; /* left to the whole decode */
+  FUZZ_CHECK((rc == 0) == (x != NULL), "intake says %d (%s), decoding whole says %s", rc, ierr.msg,
+             x != NULL ? "valid" : "invalid");
+  if (rc != 0) return;
+  enc_t ix = {in.canon, in.canon_len, ""}, wx;
+  dv_sha256_hex(ix.p, ix.n, ix.sum);
+  encode(a, dv_msg_clone(a, &x->base), &wx);
+  same(&ix, &wx, in.as_known_changed ? "intake's canonical encoding (taken whole)"
+                                     : "intake's canonical encoding");
+  if (known != NULL) check_known_delta(a, known, &in);
+}
+
+/* known's canonical bytes (known->buf) with its port groups i..j-1
+ * replaced by those of `with`, as fields 12. */
+static uint8_t *splice(dv_arena_t *a, const dv_wire_cfg_t *known, size_t i, size_t j,
+                       const dv_wire_cfg_t *with, size_t *len) {
+  const unsigned field = DV_WIRE_PORTGROUPS_FIELD;
+  const uint8_t *kb = known->buf;
+  size_t cut = dv_wire_offset_after(known->settings, known->settings_len, field);
+  size_t tail = known->settings_len - cut;
+  size_t from = i < known->n_pgs ? (size_t)(known->pgs[i].data - kb) -
+                                       (dv_wire_ld_size(field, known->pgs[i].len) - known->pgs[i].len)
+                                 : known->buf_len - tail;
+  size_t to = j < known->n_pgs ? (size_t)(known->pgs[j].data - kb) -
+                                     (dv_wire_ld_size(field, known->pgs[j].len) - known->pgs[j].len)
+                               : known->buf_len - tail;
+  size_t n = from + (known->buf_len - to);
+  for (size_t k = 0; k < with->n_pgs; k++) n += dv_wire_ld_size(field, with->pgs[k].len);
+  uint8_t *out = dv_arena_alloc_raw(a, n + 1);
+  FUZZ_CHECK(out != NULL, "out of memory");
+  memcpy(out, kb, from);
+  size_t at = from;
+  for (size_t k = 0; k < with->n_pgs; k++)
+    dv_wire_put_ld(out, &at, field, with->pgs[k].data, with->pgs[k].len);
+  memcpy(out + at, kb + to, known->buf_len - to);
+  *len = n;
+  return out;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2) return 0;
   size_t n = (size_t)data[0] | (size_t)data[1] << 8;
@@ -117,7 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   dv_arena_t *a = dv_arena_new();
   FUZZ_CHECK(a != NULL, "no arena");
   /* the wire-level splitter on any bytes: a config, or DATA_LOSS */
-  dv_wire_cfg_t w;
+  dv_wire_cfg_t w = {0};
   dv_err_t werr = DV_ERR_INIT;
   if (dv_wire_split_config(a, data, n, &w, &werr) != 0)
     FUZZ_CHECK(werr.code == GRPC_STATUS_DATA_LOSS, "wire split failed with %d: %s", werr.code, werr.msg);
@@ -133,20 +184,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       known_w.validated = true; /* B passed PutVersion's checks (decode()) */
       known = &known_w;
     }
-    dv_intake_t in;
-    dv_err_t ierr = DV_ERR_INIT;
-    int rc = dv_intake_open(a, data, n, &in, &ierr);
-    if (rc == 0) rc = dv_intake_finish(a, &in, known, &ierr);
-    if (rc == 1) continue; /* left to the whole decode */
-    FUZZ_CHECK((rc == 0) == (x != NULL), "intake says %d (%s), decoding whole says %s", rc, ierr.msg,
-               x != NULL ? "valid" : "invalid");
-    if (rc == 0) {
-      enc_t ix = {in.canon, in.canon_len, ""}, wx;
-      dv_sha256_hex(ix.p, ix.n, ix.sum);
-      encode(a, dv_msg_clone(a, &x->base), &wx);
-      same(&ix, &wx, "intake's canonical encoding");
+    check_intake(a, data, n, x, known);
+    /* PutVersion's usual document: B's canonical bytes with a run of its
+     * port groups (picked by the input's size) replaced by A's */
+    if (known != NULL && w.pgs != NULL) {
+      size_t nb = known->n_pgs, i = size % (nb + 1), j = i + n % (nb - i + 1), len;
+      uint8_t *doc = splice(a, known, i, j, &w, &len);
+      check_intake(a, doc, len, decode(a, doc, len), known);
     }
-    if (rc == 0 && known != NULL) check_known_delta(a, known, &in);
   }
   if (x == NULL || y == NULL) goto done;
 

@@ -803,7 +803,8 @@ static void assert_digests(const dv_wire_cfg_t *w) {
 }
 
 /* The split kept with cached version `id`: there, with digests that are
- * its port groups' own. */
+ * its port groups' own, and naming the cached config as the bytes it was
+ * taken from (what intake compares a document with as a whole). */
 static void assert_kept_with_digests(dv_vcache_t *cache, dv_arena_t *a, const char *id) {
   const uint8_t *v;
   size_t len;
@@ -812,6 +813,13 @@ static void assert_kept_with_digests(dv_vcache_t *cache, dv_arena_t *a, const ch
   assert_int_equal(dv_vcache_get_ref(cache, strtoll(id, NULL, 10), a, &v, &len, &lineage, &aux), 1);
   assert_non_null(aux);
   assert_digests(aux);
+  const dv_wire_cfg_t *w = aux;
+  const uint8_t *cfg;
+  size_t cfg_len;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(dv_wire_field(v, len, 2, &cfg, &cfg_len, &err), 0);
+  assert_ptr_equal(w->buf, cfg);
+  assert_int_equal(w->buf_len, cfg_len);
 }
 
 /* Cached versions keep a digest per port group, taken from the previous

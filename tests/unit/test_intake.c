@@ -56,6 +56,27 @@ static int whole(dv_arena_t *a, const uint8_t *doc, size_t len, uint8_t **canon,
   return dv_config_encode(a, c, canon, clen, err);
 }
 
+/* in is what decoding whole gives (canon): the same canonical bytes, and
+ * the split is those bytes' own split. */
+static void same_as_whole(dv_arena_t *a, const dv_intake_t *in, const uint8_t *canon, size_t clen) {
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(in->canon_len, clen);
+  assert_memory_equal(in->canon, canon, clen);
+  dv_wire_cfg_t w;
+  assert_int_equal(dv_wire_split_config(a, canon, clen, &w, &err), 0);
+  assert_int_equal(w.settings_len, in->split.settings_len);
+  assert_memory_equal(w.settings, in->split.settings, w.settings_len);
+  assert_int_equal(w.n_pgs, in->split.n_pgs);
+  assert_ptr_equal(in->split.buf, in->canon);
+  assert_int_equal(in->split.buf_len, clen);
+  for (size_t i = 0; i < w.n_pgs; i++) {
+    assert_ptr_equal(in->split.pgs[i].data, in->canon + (w.pgs[i].data - canon));
+    assert_int_equal(in->split.pgs[i].len, w.pgs[i].len);
+    assert_string_equal(in->split.pgs[i].identity, w.pgs[i].identity);
+    assert_int_equal(dv_wire_pg_cmp(&in->split.pgs[i], &w.pgs[i]), 0);
+  }
+}
+
 /* A config with what canonical form reorders out of order: port groups,
  * host members, trunk ranges; some port groups without a key. */
 static dv_switch_cfg_t *messy(dv_arena_t *a, int n, int seed) {
@@ -99,22 +120,10 @@ static void same_bytes_as_decoding_whole(void **state) {
     for (int with = 0; with < 2; with++) {
       dv_intake_t in;
       assert_int_equal(take(a, doc, len, knowns[with], &in, &err), 0);
-      assert_int_equal(in.canon_len, clen);
-      assert_memory_equal(in.canon, canon, clen);
+      same_as_whole(a, &in, canon, clen);
       assert_int_equal(in.split.n_pgs, (size_t)n);
       if (!with) assert_int_equal(in.decoded, (size_t)n);
       if (with) assert_true(in.decoded < (size_t)n);
-      /* the split is the canonical bytes' own split */
-      dv_wire_cfg_t w;
-      assert_int_equal(dv_wire_split_config(a, canon, clen, &w, &err), 0);
-      assert_int_equal(w.settings_len, in.split.settings_len);
-      assert_memory_equal(w.settings, in.split.settings, w.settings_len);
-      for (size_t i = 0; i < w.n_pgs; i++) {
-        assert_ptr_equal(in.split.pgs[i].data, in.canon + (w.pgs[i].data - canon));
-        assert_int_equal(in.split.pgs[i].len, w.pgs[i].len);
-        assert_string_equal(in.split.pgs[i].identity, w.pgs[i].identity);
-        assert_int_equal(dv_wire_pg_cmp(&in.split.pgs[i], &w.pgs[i]), 0);
-      }
     }
     dv_arena_free(a);
   }
@@ -275,6 +284,115 @@ static void odd_bytes_go_to_the_whole_decode(void **state) {
   dv_arena_free(a);
 }
 
+/* The usual document, the latest version with a few port groups changed in
+ * one place, is taken whole: only those are decoded. Whatever else it may
+ * be is taken port group by port group, with the same result as decoding
+ * it whole. */
+static void known_changed_in_one_place_is_taken_whole(void **state) {
+  (void)state;
+  enum { N = 60 };
+  static const struct {
+    const char *what;
+    bool whole;     /* taken whole */
+    size_t decoded; /* port groups decoded */
+    const char *refused;
+  } cases[] = {
+      {"unchanged", true, 0, NULL},
+      {"one VLAN", true, 1, NULL},
+      {"the first port group's VLAN", true, 1, NULL},
+      {"the last port group's VLAN", true, 1, NULL},
+      {"three neighbours", true, 3, NULL},
+      {"one removed", true, 0, NULL},
+      {"one added at the end", true, 1, NULL},
+      {"one added in the middle", true, 1, NULL},
+      {"nine neighbours", false, 9, NULL},
+      {"two far apart", false, 2, NULL},
+      {"the switch's description", false, 0, NULL},
+      {"a name taken twice", false, 0, "name \"pg-40\" appears twice"},
+      {"a keyless name equal to a key", false, 0, "\"dvportgroup-1040\" appears twice"},
+      {"a key equal to a keyless name", false, 0, "\"lonely\" appears twice"},
+      {"a VLAN out of range", false, 0, "vlan_id: 5000 is outside"},
+      {"the same key twice", false, 0, "\"dvportgroup-1009\" appears twice"},
+      {"a port group twice", false, 0, "name \"pg-25\" appears twice"},
+  };
+  for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+    dv_arena_t *a = dv_arena_new();
+    dv_switch_cfg_t *k = fake_config(a, "sw", "uuid-1", N);
+    if (t == 13) k->portgroups[0]->key = "", k->portgroups[0]->name = "lonely";
+    const dv_wire_cfg_t *known = known_split(a, k);
+    dv_switch_cfg_t *c = dv_msg_clone(a, &k->base);
+    dv_pg_cfg_t **pg = c->portgroups;
+    switch (t) {
+      case 1: pg[30]->default_port_config->vlan->vlan_id = 3000; break;
+      case 2: pg[0]->default_port_config->vlan->vlan_id = 3000; break;
+      case 3: pg[N - 1]->default_port_config->vlan->vlan_id = 3000; break;
+      case 4:
+        for (int i = 20; i < 23; i++) pg[i]->num_ports = 99;
+        break;
+      case 5: pg[17] = pg[--c->n_portgroups]; break;
+      case 6:
+      case 7: {
+        dv_pg_cfg_t *extra = dv_msg_clone(a, &pg[0]->base);
+        extra->key = t == 6 ? "dvportgroup-9999" : "dvportgroup-1030a";
+        extra->name = "extra";
+        c->portgroups = dv_arena_alloc(a, (N + 1) * sizeof *pg);
+        memcpy(c->portgroups, pg, N * sizeof *pg);
+        c->portgroups[c->n_portgroups++] = extra;
+        break;
+      }
+      case 8:
+        for (int i = 10; i < 19; i++) pg[i]->num_ports = 99;
+        break;
+      case 9: pg[2]->num_ports = pg[50]->num_ports = 99; break;
+      case 10: c->description = "changed"; break;
+      case 11: pg[12]->name = "pg-40"; break;
+      case 12: pg[12]->key = "", pg[12]->name = "dvportgroup-1040"; break;
+      case 13: pg[12]->key = "lonely"; break;
+      case 14: pg[12]->default_port_config->vlan->vlan_id = 5000; break;
+      case 15: pg[10]->key = "dvportgroup-1009"; break;
+      case 16:
+        c->portgroups = dv_arena_alloc(a, (N + 1) * sizeof *pg);
+        memcpy(c->portgroups, pg, N * sizeof *pg);
+        c->portgroups[c->n_portgroups++] = pg[25];
+        break;
+    }
+    /* sent canonical, as a client sends back what GetVersion gave it */
+    uint8_t *doc, *canon;
+    size_t len, clen;
+    dv_err_t err = DV_ERR_INIT, want = DV_ERR_INIT;
+    if (cases[t].refused == NULL) {
+      if (dv_config_encode(a, c, &doc, &len, &err) != 0) fail_msg("%s: %s", cases[t].what, err.msg);
+      if (whole(a, doc, len, &canon, &clen, &want) != 0) fail_msg("%s: whole: %s", cases[t].what, want.msg);
+    } else {
+      doc = pack(a, c, &len); /* dv_config_encode would refuse it */
+      assert_int_equal(whole(a, doc, len, &canon, &clen, &want), -1);
+      doc = NULL;
+      dv_switch_cfg_t *sorted = dv_msg_clone(a, &c->base);
+      dv_config_canonicalize(sorted);
+      doc = pack(a, sorted, &len);
+    }
+    dv_intake_t in;
+    int rc = take(a, doc, len, known, &in, &err);
+    if (cases[t].refused != NULL) {
+      if (rc != -1 || strstr(err.msg, cases[t].refused) == NULL)
+        fail_msg("%s: intake said %d \"%s\"; whole: \"%s\"", cases[t].what, rc, err.msg, want.msg);
+      assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+      assert_false(in.as_known_changed);
+    } else {
+      if (rc != 0) fail_msg("%s: intake said %d \"%s\"", cases[t].what, rc, err.msg);
+      same_as_whole(a, &in, canon, clen);
+      assert_ptr_equal(in.canon, doc); /* canonical as sent: not copied */
+      if (in.as_known_changed != cases[t].whole || in.decoded != cases[t].decoded)
+        fail_msg("%s: taken whole %d, %zu decoded", cases[t].what, in.as_known_changed, in.decoded);
+      /* what is not decoded is known's: paired with it for the delta */
+      size_t paired = 0;
+      for (size_t i = 0; i < in.split.n_pgs; i++) paired += in.split.pgs[i].equals != NULL;
+      assert_int_equal(paired + in.decoded, in.split.n_pgs);
+    }
+    dv_arena_free(a);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(same_bytes_as_decoding_whole),
@@ -283,6 +401,7 @@ int main(void) {
       cmocka_unit_test(refuses_what_validation_refuses),
       cmocka_unit_test(unvalidated_known_is_not_trusted),
       cmocka_unit_test(odd_bytes_go_to_the_whole_decode),
+      cmocka_unit_test(known_changed_in_one_place_is_taken_whole),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
