@@ -147,14 +147,6 @@ static bool is_canonical(const dv_intake_t *in, size_t cut, size_t total) {
   return at == d + total - (c->settings_len - cut);
 }
 
-/* The length of the longest common prefix of x and y (n bytes each). */
-static size_t common_prefix(const uint8_t *x, const uint8_t *y, size_t n) {
-  size_t i = 0;
-  while (n - i >= 4096 && memcmp(x + i, y + i, 4096) == 0) i += 4096;
-  while (i < n && x[i] == y[i]) i++;
-  return i;
-}
-
 /* The length of the longest common suffix of x and y, at most max. */
 static size_t common_suffix(const uint8_t *x, size_t nx, const uint8_t *y, size_t ny, size_t max) {
   size_t i = 0;
@@ -206,7 +198,7 @@ static int take_as_known_changed(dv_arena_t *a, dv_intake_t *in, const dv_wire_c
   size_t shorter = dn < kn ? dn : kn;
   /* (the two may overlap in the document: a port group removed that began
    * as the one after it does) */
-  size_t p = common_prefix(d, kb, shorter), s = common_suffix(d, dn, kb, kn, shorter);
+  size_t p = dv_wire_common_prefix(d, kb, shorter), s = common_suffix(d, dn, kb, kn, shorter);
   if (p < cut || s < tail) return 1; /* the switch's own fields changed */
   /* i: known's first port group not wholly in the common prefix; j: its
    * first one from i on wholly in the common suffix. The document is

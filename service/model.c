@@ -3,7 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* dv_sha256_marked keeps SHA-256 states: OpenSSL 3 still has the
+ * functions that expose them (SHA256_CTX), deprecated, and EVP none. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "strmap.h"
 
@@ -69,18 +73,49 @@ int dv_config_encode(dv_arena_t *a, dv_switch_cfg_t *cfg, uint8_t **out, size_t 
   return 0;
 }
 
-void dv_sha256_hex(const uint8_t *data, size_t len, char out[DV_SHA256_HEX_LEN + 1]) {
-  unsigned char md[32];
-  unsigned int mdlen = 0;
+static void to_hex(const unsigned char md[32], char out[DV_SHA256_HEX_LEN + 1]) {
   static const char hex[] = "0123456789abcdef";
-  if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
-    memset(md, 0, sizeof md); /* never happens with OpenSSL's built-in SHA-256 */
-  }
   for (int i = 0; i < 32; i++) {
     out[2 * i] = hex[md[i] >> 4];
     out[2 * i + 1] = hex[md[i] & 15];
   }
   out[DV_SHA256_HEX_LEN] = '\0';
+}
+
+void dv_sha256_hex(const uint8_t *data, size_t len, char out[DV_SHA256_HEX_LEN + 1]) {
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+    memset(md, 0, sizeof md); /* never happens with OpenSSL's built-in SHA-256 */
+  }
+  to_hex(md, out);
+}
+
+void dv_sha256_marked(dv_arena_t *a, const uint8_t *data, size_t len, const uint8_t *like,
+                      size_t like_len, size_t same, const uint8_t **marks, size_t *marks_len,
+                      char out[DV_SHA256_HEX_LEN + 1]) {
+  const size_t step = DV_SHA_MARK_STEP, n = len / step;
+  SHA256_CTX c, *at = n > 0 ? dv_arena_alloc_raw(a, n * sizeof c) : NULL;
+  /* resume at the last of like's marks inside the bytes in common */
+  size_t k = like != NULL ? like_len / sizeof c : 0;
+  if (k > same / step) k = same / step;
+  if (k > n) k = n;
+  if (k > 0) {
+    memcpy(&c, like + (k - 1) * sizeof c, sizeof c);
+    if (at != NULL) memcpy(at, like, k * sizeof c);
+  } else {
+    SHA256_Init(&c);
+  }
+  for (size_t i = k; i < n; i++) {
+    SHA256_Update(&c, data + i * step, step);
+    if (at != NULL) at[i] = c;
+  }
+  SHA256_Update(&c, data + n * step, len - n * step);
+  unsigned char md[32];
+  SHA256_Final(md, &c);
+  to_hex(md, out);
+  *marks = (const uint8_t *)at;
+  *marks_len = at != NULL ? n * sizeof c : 0;
 }
 
 int dv_wire_digest_pgs(dv_arena_t *a, dv_wire_cfg_t *cur, const dv_wire_cfg_t *prev,

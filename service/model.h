@@ -37,6 +37,18 @@ int dv_config_encode(dv_arena_t *a, dv_switch_cfg_t *cfg, uint8_t **out, size_t 
 /* Hex SHA-256 of bytes into out[DV_SHA256_HEX_LEN + 1]. */
 void dv_sha256_hex(const uint8_t *data, size_t len, char out[DV_SHA256_HEX_LEN + 1]);
 
+/* SHA-256 with marks: the hash's state after every DV_SHA_MARK_STEP bytes
+ * of the data, kept with a cached version (wire.h: sha_marks), so that
+ * hashing the next version, which begins with most of the same bytes,
+ * resumes at the last mark inside them instead of at the start. The hex
+ * digest of data into out, and data's marks into *marks, *marks_len bytes
+ * in arena memory (none when out of memory). `like`: the marks of other
+ * bytes whose first `same` bytes are data's (NULL: none). */
+#define DV_SHA_MARK_STEP 32768
+void dv_sha256_marked(dv_arena_t *a, const uint8_t *data, size_t len, const uint8_t *like,
+                      size_t like_len, size_t same, const uint8_t **marks, size_t *marks_len,
+                      char out[DV_SHA256_HEX_LEN + 1]);
+
 /* cur->digests (wire.h), in arena memory. A port group that is equal to one
  * of prev, match[j] = that one's index in prev + 1 (0: none), takes prev's
  * digest; every other one is hashed. prev, or match, may be NULL: all are

@@ -117,6 +117,13 @@ size_t dv_wire_offset_after(const uint8_t *buf, size_t len, unsigned field) {
   return len;
 }
 
+size_t dv_wire_common_prefix(const uint8_t *x, const uint8_t *y, size_t n) {
+  size_t i = 0;
+  while (n - i >= 4096 && memcmp(x + i, y + i, 4096) == 0) i += 4096;
+  while (i < n && x[i] == y[i]) i++;
+  return i;
+}
+
 static int bytes_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb) {
   int c = memcmp(a, b, na < nb ? na : nb);
   return c != 0 ? c : (na > nb) - (na < nb);
@@ -234,7 +241,7 @@ uint8_t *dv_wire_join(dv_arena_t *a, dv_wire_cfg_t *w, size_t *len) {
 dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,
                                size_t *bytes) {
   size_t digests = w->digests != NULL ? w->n_pgs * DV_WIRE_DIGEST_LEN : 0;
-  size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + digests + w->settings_len;
+  size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + digests + w->sha_marks_len + w->settings_len;
   for (size_t i = 0; i < w->n_pgs; i++) n += strlen(w->pgs[i].identity) + 1;
   dv_wire_cfg_t *d = malloc(n);
   if (d == NULL) return NULL;
@@ -242,7 +249,11 @@ dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, cons
   d->n_pgs = w->n_pgs;
   d->digests = w->digests != NULL ? (uint8_t *)(d->pgs + w->n_pgs) : NULL;
   if (digests) memcpy(d->digests, w->digests, digests);
-  d->settings = (uint8_t *)(d->pgs + w->n_pgs) + digests;
+  uint8_t *marks = (uint8_t *)(d->pgs + w->n_pgs) + digests;
+  if (w->sha_marks_len) memcpy(marks, w->sha_marks, w->sha_marks_len);
+  d->sha_marks = w->sha_marks_len ? marks : NULL;
+  d->sha_marks_len = w->sha_marks_len;
+  d->settings = marks + w->sha_marks_len;
   d->settings_len = w->settings_len;
   d->validated = w->validated;
   d->buf = w->buf != NULL ? to + (w->buf - from) : NULL; /* the same buffer as the port groups' */

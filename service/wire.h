@@ -48,6 +48,10 @@ typedef struct dv_wire_cfg {
    * dv_wire_split_config, dv_wire_join, dv_wire_cfg_dup), or NULL */
   const uint8_t *buf;
   size_t buf_len;
+  /* SHA-256 states along buf (model.h: dv_sha256_marked), kept with cached
+   * versions; or none */
+  const uint8_t *sha_marks;
+  size_t sha_marks_len;
 } dv_wire_cfg_t;
 
 #define DV_WIRE_DIGEST_LEN 32
@@ -102,6 +106,9 @@ uint8_t *dv_wire_join(dv_arena_t *a, dv_wire_cfg_t *w, size_t *len);
  * whose fields are in number order (len when there is none): where fields
  * numbered `field` go when added. */
 size_t dv_wire_offset_after(const uint8_t *buf, size_t len, unsigned field);
+
+/* How many bytes x and y (n bytes each) have in common at the start. */
+size_t dv_wire_common_prefix(const uint8_t *x, const uint8_t *y, size_t n);
 
 /* Compare two port groups in canonical order (key, then name, as bytes). */
 int dv_wire_pg_cmp(const dv_wire_pg_t *x, const dv_wire_pg_t *y);

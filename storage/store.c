@@ -900,20 +900,27 @@ static int get_config_split(dv_store_t *s, dv_arena_t *a, const char *id,
   return 0;
 }
 
+/* The split kept with the newest version of (plane, uuid) this process
+ * has cached, or NULL. */
+static const dv_wire_cfg_t *cached_latest_split(dv_store_t *s, dv_arena_t *a, const char *plane,
+                                                const char *uuid) {
+  char *key = switch_key(a, plane, uuid);
+  int64_t hint = key != NULL ? dv_vcache_latest(s->cache, key) : 0, lineage;
+  const uint8_t *v;
+  size_t len;
+  const void *aux = NULL;
+  if (hint > 0 && dv_vcache_get_ref(s->cache, hint, a, &v, &len, &lineage, &aux)) return aux;
+  return NULL;
+}
+
 int dv_store_latest_split(dv_store_t *s, dv_arena_t *a, const char *plane, const char *uuid,
                           const dv_wire_cfg_t **split, dv_err_t *err) {
   /* the newest version this process knows of, when its split is at hand;
    * else ask the database */
+  if ((*split = cached_latest_split(s, a, plane, uuid)) != NULL) return 0;
   char *key = switch_key(a, plane, uuid);
   if (key == NULL) return DV_NOMEM(err);
-  int64_t hint = dv_vcache_latest(s->cache, key), lineage;
-  const uint8_t *v;
-  size_t len;
-  const void *aux = NULL;
-  if (hint > 0 && dv_vcache_get_ref(s->cache, hint, a, &v, &len, &lineage, &aux) && aux != NULL) {
-    *split = aux;
-    return 0;
-  }
+  int64_t lineage;
   const char *p[] = {plane, uuid};
   PGresult *r = store_query(s,
                             "SELECT v.id FROM versions v JOIN switches s"
@@ -1050,7 +1057,15 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
        "choose generic plans"},
       {LOCK_LATEST_SQL, 2, lp, NULL, NULL, PGRES_TUPLES_OK, "lock a switch's history"}};
   if (store_pipe_send(s, head, 3, err) != 0) return -1;
-  dv_sha256_hex(canon, canon_len, sum);
+  /* resumed where the switch's latest version, when cached, stops having
+   * the same bytes (model.h: dv_sha256_marked) */
+  const dv_wire_cfg_t *like = cached_latest_split(s, a, put->plane, cfg->uuid);
+  const uint8_t *marks = NULL;
+  size_t same = 0, marks_len = 0;
+  if (like != NULL && like->sha_marks != NULL)
+    same = dv_wire_common_prefix(canon, like->buf, canon_len < like->buf_len ? canon_len : like->buf_len);
+  dv_sha256_marked(a, canon, canon_len, like != NULL ? like->sha_marks : NULL,
+                   like != NULL ? like->sha_marks_len : 0, same, &marks, &marks_len, sum);
   if (store_pipe_finish(s, 2, &r, err) != 0) goto cleanup;
   if (PQntuples(r) == 0) {
     PQclear(r);
@@ -1180,7 +1195,11 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
                                         .has_prev = prev_w != NULL,
                                         .match = match,
                                         .lineage = strtoll(lineage, NULL, 10)};
-    if (cur_w != NULL) s->pending.split = *cur_w;
+    if (cur_w != NULL) {
+      s->pending.split = *cur_w; /* a split of canon, with its marks */
+      s->pending.split.sha_marks = marks;
+      s->pending.split.sha_marks_len = marks_len;
+    }
     if (prev_w != NULL) s->pending.prev = *prev_w;
     if (!s->defer_caching) dv_store_after_reply(s);
   }

@@ -891,6 +891,56 @@ static void cached_splits_carry_port_group_digests(void **state) {
   dv_vcache_free(other_cache);
 }
 
+/* A big switch put version after version as PutVersion puts it (intake,
+ * a cache): each checksum is hashed on from the marks kept with the
+ * previous version (model.h: dv_sha256_marked), wherever the change is,
+ * and is the SHA-256 of the version's canonical bytes; a store without a
+ * cache reads every version back, verified against it. */
+static void checksums_resumed_from_marks_are_the_bytes_own(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_vcache_t *cache = dv_vcache_new(64 << 20);
+  dv_arena_t *a = dv_arena_new();
+  dv_store_use_cache(f->store, cache, NULL);
+  dv_ctx_t ctx = f->ctx;
+  ctx.arena = a;
+  enum { N = 3000, K = 6 };
+  dv_switch_cfg_t *c = fake_config(a, "sw-marks", "uuid-marks", N);
+  const char *id[K];
+  const int at[K] = {0, N - 1, N / 2, 0, N / 3, 7}; /* where each version changes */
+  for (int k = 0; k < K; k++) {
+    c->portgroups[at[k]]->default_port_config->vlan->vlan_id = 3000 + k;
+    id[k] = put_packed(&ctx, c);
+    const uint8_t *v;
+    size_t len;
+    int64_t lineage;
+    const void *aux = NULL;
+    assert_int_equal(dv_vcache_get_ref(cache, strtoll(id[k], NULL, 10), a, &v, &len, &lineage, &aux), 1);
+    const dv_wire_cfg_t *kept = aux;
+    assert_non_null(kept);
+    assert_true(kept->buf_len > 4 * DV_SHA_MARK_STEP); /* several marks */
+    assert_non_null(kept->sha_marks);
+  }
+  dv_store_t *cold = NULL;
+  assert_int_equal(dv_store_open(pguri, &cold, &err), 0);
+  for (int k = 0; k < K; k++) {
+    dv_version_info_t *info;
+    dv_switch_cfg_t *decoded;
+    uint8_t *canon;
+    size_t len;
+    char sum[DV_SHA256_HEX_LEN + 1];
+    if (dv_store_get_version(cold, a, id[k], &info, &decoded, &err) != 0)
+      fail_msg("version %d: %s", k, err.msg);
+    assert_int_equal(dv_config_encode(a, decoded, &canon, &len, &err), 0);
+    dv_sha256_hex(canon, len, sum);
+    assert_string_equal(info->checksum, sum);
+  }
+  dv_store_close(cold);
+  dv_store_use_cache(f->store, NULL, NULL);
+  dv_arena_free(a);
+  dv_vcache_free(cache);
+}
+
 /* The config bytes of version id read packed through store `st` (the
  * wire-level fold when it is not cached). */
 static void packed_config(dv_store_t *st, dv_arena_t *a, const char *id, const uint8_t **cfg,
@@ -1030,6 +1080,7 @@ int main(void) {
       cmocka_unit_test(put_pipelines_are_all_or_nothing),
       cmocka_unit_test(unclean_pipeline_drops_its_connection),
       cmocka_unit_test(cached_splits_carry_port_group_digests),
+      cmocka_unit_test(checksums_resumed_from_marks_are_the_bytes_own),
       cmocka_unit_test(reads_fold_at_the_wire_level),
       cmocka_unit_test(database_down_is_unavailable),
   };

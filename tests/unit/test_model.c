@@ -47,6 +47,41 @@ static void sha256_known_answer(void **state) {
   assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* Hashing resumed from another byte string's marks, over the bytes the two
+ * have in common at the start, is hashing from the start; so is every
+ * mark a later resumption starts from. */
+static void sha256_resumes_from_marks(void **state) {
+  (void)state;
+  dv_arena_t *a = dv_arena_new();
+  const size_t step = DV_SHA_MARK_STEP, lens[] = {0, 1, step - 1, step, step + 1, 5 * step + 77};
+  uint8_t *x = dv_arena_alloc(a, 6 * step), *y = dv_arena_alloc(a, 6 * step);
+  for (size_t i = 0; i < 6 * step; i++) x[i] = y[i] = (uint8_t)(i * 2654435761u >> 13);
+  for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+    size_t len = lens[li];
+    char want[DV_SHA256_HEX_LEN + 1], got[DV_SHA256_HEX_LEN + 1];
+    const uint8_t *xm, *ym, *zm;
+    size_t xm_len, ym_len, zm_len;
+    dv_sha256_marked(a, x, len, NULL, 0, 0, &xm, &xm_len, got);
+    dv_sha256_hex(x, len, want);
+    assert_string_equal(got, want);
+    assert_int_equal(xm_len == 0, len < step);
+    /* y: x with one byte changed at each place in turn */
+    for (size_t at = 0; at < len; at += step / 3 + 1) {
+      y[at] ^= 0x5a;
+      dv_sha256_marked(a, y, len, xm, xm_len, at, &ym, &ym_len, got);
+      dv_sha256_hex(y, len, want);
+      assert_string_equal(got, want);
+      assert_int_equal(ym_len, xm_len);
+      /* and y's marks resume as well: back to x, the change undone */
+      y[at] ^= 0x5a;
+      dv_sha256_marked(a, x, len, ym, ym_len, at, &zm, &zm_len, got);
+      dv_sha256_hex(x, len, want);
+      assert_string_equal(got, want);
+    }
+  }
+  dv_arena_free(a);
+}
+
 static void delta_stores_only_the_change_and_folds_back(void **state) {
   dv_arena_t *a = dv_arena_new();
   dv_err_t err = DV_ERR_INIT;
@@ -145,6 +180,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(canonical_checksum_ignores_order),
       cmocka_unit_test(sha256_known_answer),
+      cmocka_unit_test(sha256_resumes_from_marks),
       cmocka_unit_test(delta_stores_only_the_change_and_folds_back),
       cmocka_unit_test(page_tokens_round_trip_and_reject_forgeries),
       cmocka_unit_test(version_ids_and_names_are_checked),
