@@ -393,6 +393,41 @@ static void known_changed_in_one_place_is_taken_whole(void **state) {
   }
 }
 
+/* The switch's own fields are the same read alone (one pass when the port
+ * groups are one run, as canonical encodings have them) as in a full
+ * split, wherever they stand among the port groups. */
+static void settings_read_alone_are_the_splits(void **state) {
+  (void)state;
+  dv_arena_t *a = dv_arena_new();
+  dv_switch_cfg_t *c = fake_config(a, "sw", "uuid-1", 3);
+  size_t len;
+  uint8_t *doc = pack(a, c, &len);
+  dv_wire_cfg_t w, alone;
+  dv_err_t err = DV_ERR_INIT;
+  assert_int_equal(dv_wire_split_config(a, doc, len, &w, &err), 0);
+  uint8_t *odd = dv_arena_alloc(a, 2 * len + 64);
+  /* the settings before, between and after the port groups; none; only them */
+  for (int layout = 0; layout < 4; layout++) {
+    size_t n = 0;
+    if (layout != 3) dv_wire_put_ld(odd, &n, 1, "sw", 2);
+    for (size_t i = 0; i < w.n_pgs && layout != 2; i++) {
+      dv_wire_put_ld(odd, &n, 12, w.pgs[i].data, w.pgs[i].len);
+      if (layout == 1 && i == 0) dv_wire_put_ld(odd, &n, 3, "between", 7);
+    }
+    if (layout != 3) dv_wire_put_ld(odd, &n, 13, "DC0", 3);
+    dv_wire_cfg_t whole;
+    assert_int_equal(dv_wire_split_config(a, odd, n, &whole, &err), 0);
+    assert_int_equal(dv_wire_split_settings(a, odd, n, &alone, &err), 0);
+    assert_int_equal(alone.n_pgs, whole.n_pgs);
+    assert_int_equal(alone.settings_len, whole.settings_len);
+    assert_memory_equal(alone.settings, whole.settings, whole.settings_len);
+    assert_null(alone.pgs);
+  }
+  assert_int_equal(dv_wire_split_settings(a, doc, len - 1, &alone, &err), -1); /* cut short */
+  assert_int_equal(err.code, GRPC_STATUS_DATA_LOSS);
+  dv_arena_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(same_bytes_as_decoding_whole),
@@ -402,6 +437,7 @@ int main(void) {
       cmocka_unit_test(unvalidated_known_is_not_trusted),
       cmocka_unit_test(odd_bytes_go_to_the_whole_decode),
       cmocka_unit_test(known_changed_in_one_place_is_taken_whole),
+      cmocka_unit_test(settings_read_alone_are_the_splits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
