@@ -147,14 +147,6 @@ static bool is_canonical(const dv_intake_t *in, size_t cut, size_t total) {
   return at == d + total - (c->settings_len - cut);
 }
 
-/* The length of the longest common suffix of x and y, at most max. */
-static size_t common_suffix(const uint8_t *x, size_t nx, const uint8_t *y, size_t ny, size_t max) {
-  size_t i = 0;
-  while (max - i >= 4096 && memcmp(x + nx - i - 4096, y + ny - i - 4096, 4096) == 0) i += 4096;
-  while (i < max && x[nx - i - 1] == y[ny - i - 1]) i++;
-  return i;
-}
-
 static bool bytes_eq(const uint8_t *x, size_t nx, const uint8_t *y, size_t ny) {
   return nx == ny && memcmp(x, y, nx) == 0;
 }
@@ -196,9 +188,12 @@ static int take_as_known_changed(dv_arena_t *a, dv_intake_t *in, const dv_wire_c
       memcmp(kb + kn - tail, k->settings + cut, tail) != 0)
     return 1;
   size_t shorter = dn < kn ? dn : kn;
-  /* (the two may overlap in the document: a port group removed that began
-   * as the one after it does) */
-  size_t p = dv_wire_common_prefix(d, kb, shorter), s = common_suffix(d, dn, kb, kn, shorter);
+  /* The common prefix and suffix may overlap in the document: with port
+   * group P removed from known's "A P B", the document "A B" shares known's
+   * bytes up to where B's first bytes stop being P's, and from B's start
+   * to the end. What the three pieces below must not do is overlap. */
+  size_t p = dv_wire_common_prefix(d, kb, shorter);
+  size_t s = dv_wire_common_suffix(d, dn, kb, kn, shorter);
   if (p < cut || s < tail) return 1; /* the switch's own fields changed */
   /* i: known's first port group not wholly in the common prefix; j: its
    * first one from i on wholly in the common suffix. The document is
@@ -213,6 +208,8 @@ static int take_as_known_changed(dv_arena_t *a, dv_intake_t *in, const dv_wire_c
     if (i != n && j == n && at >= kn - s) j = x, mid_end = at;
     at += whole;
   }
+  /* the middle (in the document: mid_start .. mid_end + dn - kn) is not
+   * negative, so known's pieces before and after it do not overlap there */
   if (at != kn - tail || mid_end + dn < kn + mid_start) return 1;
   ptrdiff_t shift = (ptrdiff_t)dn - (ptrdiff_t)kn; /* from known's suffix to the document's */
   mid_end = (size_t)((ptrdiff_t)mid_end + shift);

@@ -46,12 +46,14 @@ typedef struct dv_intake {
   dv_wire_cfg_t split; /* canon split into settings and port groups, identities set */
   size_t decoded;      /* port groups that had to be decoded (the rest were known) */
   bool as_known_changed; /* taken whole: known's bytes with a few port groups replaced */
-  dv_wire_cfg_t doc;   /* the document as sent, split (its port groups point into it) */
+  dv_wire_cfg_t doc;   /* the document as sent, split (its port groups point into it);
+                          left empty when it was taken whole (as_known_changed) */
   const uint8_t *doc_bytes;
   size_t doc_len;
 } dv_intake_t;
 
-/* Split the document and check the switch's own fields. 0; -1 with *err
+/* Read the document's settings and check the switch's own fields (its
+ * port groups are read by dv_intake_finish). 0; -1 with *err
  * (INVALID_ARGUMENT naming the field); or 1 when the bytes are not a
  * well-formed encoding the wire-level split understands: the caller then
  * decodes the whole message the usual way, for the usual answer. The

@@ -124,6 +124,13 @@ size_t dv_wire_common_prefix(const uint8_t *x, const uint8_t *y, size_t n) {
   return i;
 }
 
+size_t dv_wire_common_suffix(const uint8_t *x, size_t nx, const uint8_t *y, size_t ny, size_t max) {
+  size_t i = 0;
+  while (max - i >= 4096 && memcmp(x + nx - i - 4096, y + ny - i - 4096, 4096) == 0) i += 4096;
+  while (i < max && x[nx - i - 1] == y[ny - i - 1]) i++;
+  return i;
+}
+
 static int bytes_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb) {
   int c = memcmp(a, b, na < nb ? na : nb);
   return c != 0 ? c : (na > nb) - (na < nb);

@@ -107,8 +107,11 @@ uint8_t *dv_wire_join(dv_arena_t *a, dv_wire_cfg_t *w, size_t *len);
  * numbered `field` go when added. */
 size_t dv_wire_offset_after(const uint8_t *buf, size_t len, unsigned field);
 
-/* How many bytes x and y (n bytes each) have in common at the start. */
+/* How many bytes x and y (n bytes each) have in common at the start; how
+ * many x (nx bytes) and y (ny bytes) have in common at the end, at most max
+ * (max <= nx, ny). */
 size_t dv_wire_common_prefix(const uint8_t *x, const uint8_t *y, size_t n);
+size_t dv_wire_common_suffix(const uint8_t *x, size_t nx, const uint8_t *y, size_t ny, size_t max);
 
 /* Compare two port groups in canonical order (key, then name, as bytes). */
 int dv_wire_pg_cmp(const dv_wire_pg_t *x, const dv_wire_pg_t *y);

@@ -1062,8 +1062,11 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   const dv_wire_cfg_t *like = cached_latest_split(s, a, put->plane, cfg->uuid);
   const uint8_t *marks = NULL;
   size_t same = 0, marks_len = 0;
-  if (like != NULL && like->sha_marks != NULL)
-    same = dv_wire_common_prefix(canon, like->buf, canon_len < like->buf_len ? canon_len : like->buf_len);
+  if (like != NULL && (like->sha_marks == NULL || like->buf == NULL)) like = NULL;
+  if (like != NULL) {
+    size_t shorter = canon_len < like->buf_len ? canon_len : like->buf_len;
+    same = dv_wire_common_prefix(canon, like->buf, shorter);
+  }
   dv_sha256_marked(a, canon, canon_len, like != NULL ? like->sha_marks : NULL,
                    like != NULL ? like->sha_marks_len : 0, same, &marks, &marks_len, sum);
   if (store_pipe_finish(s, 2, &r, err) != 0) goto cleanup;

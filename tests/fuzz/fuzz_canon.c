@@ -19,7 +19,8 @@
  *  - intake (PutVersion's path, port group by port group) on A's raw bytes,
  *    with nothing known and with B's canonical split known, and on B's
  *    canonical bytes with a run of its port groups replaced by A's (the
- *    document intake takes whole when it can): the same verdict
+ *    document intake takes whole when it can), and with a run of its bytes
+ *    replaced by A's bytes: the same verdict
  *    as decoding A whole (or "decode it whole", 1), and when accepted the
  *    same canonical bytes; with B known, the delta B->A from intake's split
  *    (which pairs port groups intake found equal without comparing them)
@@ -133,6 +134,13 @@ static void check_intake(dv_arena_t *a, const uint8_t *data, size_t n, dv_switch
   if (known != NULL) check_known_delta(a, known, &in);
 }
 
+/* Where port group i's field (tag, length, bytes) starts in known->buf. */
+static size_t field_start(const dv_wire_cfg_t *known, size_t i) {
+  const dv_wire_pg_t *pg = &known->pgs[i];
+  size_t header = dv_wire_ld_size(DV_WIRE_PORTGROUPS_FIELD, pg->len) - pg->len;
+  return (size_t)(pg->data - known->buf) - header;
+}
+
 /* known's canonical bytes (known->buf) with its port groups i..j-1
  * replaced by those of `with`, as fields 12. */
 static uint8_t *splice(dv_arena_t *a, const dv_wire_cfg_t *known, size_t i, size_t j,
@@ -140,13 +148,9 @@ static uint8_t *splice(dv_arena_t *a, const dv_wire_cfg_t *known, size_t i, size
   const unsigned field = DV_WIRE_PORTGROUPS_FIELD;
   const uint8_t *kb = known->buf;
   size_t cut = dv_wire_offset_after(known->settings, known->settings_len, field);
-  size_t tail = known->settings_len - cut;
-  size_t from = i < known->n_pgs ? (size_t)(known->pgs[i].data - kb) -
-                                       (dv_wire_ld_size(field, known->pgs[i].len) - known->pgs[i].len)
-                                 : known->buf_len - tail;
-  size_t to = j < known->n_pgs ? (size_t)(known->pgs[j].data - kb) -
-                                     (dv_wire_ld_size(field, known->pgs[j].len) - known->pgs[j].len)
-                               : known->buf_len - tail;
+  size_t from = known->buf_len - (known->settings_len - cut), to = from; /* the port groups' end */
+  if (i < known->n_pgs) from = field_start(known, i);
+  if (j < known->n_pgs) to = field_start(known, j);
   size_t n = from + (known->buf_len - to);
   for (size_t k = 0; k < with->n_pgs; k++) n += dv_wire_ld_size(field, with->pgs[k].len);
   uint8_t *out = dv_arena_alloc_raw(a, n + 1);
@@ -190,6 +194,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (known != NULL && w.pgs != NULL) {
       size_t nb = known->n_pgs, i = size % (nb + 1), j = i + n % (nb - i + 1), len;
       uint8_t *doc = splice(a, known, i, j, &w, &len);
+      check_intake(a, doc, len, decode(a, doc, len), known);
+    }
+    /* and at any bytes: B's canonical bytes x..y-1 replaced by A's bytes */
+    if (known != NULL) {
+      size_t kn = known->buf_len, x = (size * 7919) % (kn + 1), y = x + (n * 31) % (kn - x + 1);
+      uint8_t *doc = dv_arena_alloc_raw(a, kn - (y - x) + n + 1);
+      FUZZ_CHECK(doc != NULL, "out of memory");
+      memcpy(doc, known->buf, x);
+      memcpy(doc + x, data, n);
+      memcpy(doc + x + n, known->buf + y, kn - y);
+      size_t len = kn - (y - x) + n;
       check_intake(a, doc, len, decode(a, doc, len), known);
     }
   }

@@ -915,7 +915,8 @@ static void checksums_resumed_from_marks_are_the_bytes_own(void **state) {
     size_t len;
     int64_t lineage;
     const void *aux = NULL;
-    assert_int_equal(dv_vcache_get_ref(cache, strtoll(id[k], NULL, 10), a, &v, &len, &lineage, &aux), 1);
+    int64_t vid = strtoll(id[k], NULL, 10);
+    assert_int_equal(dv_vcache_get_ref(cache, vid, a, &v, &len, &lineage, &aux), 1);
     const dv_wire_cfg_t *kept = aux;
     assert_non_null(kept);
     assert_true(kept->buf_len > 4 * DV_SHA_MARK_STEP); /* several marks */
