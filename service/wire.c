@@ -158,11 +158,16 @@ int dv_wire_split_config_lite(dv_arena_t *a, const uint8_t *buf, size_t len, dv_
 
 int dv_wire_split_settings(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
                            dv_err_t *err) {
-  /* one pass when the port groups are one run (as in a canonical
-   * encoding): the settings are what comes before and after it */
+  return split(a, buf, len, SETTINGS_ONLY, out, err);
+}
+
+static int split(dv_arena_t *a, const uint8_t *buf, size_t len, split_depth_t depth,
+                 dv_wire_cfg_t *out, dv_err_t *err) {
   const uint8_t *p = buf, *end = buf + len, *run = NULL, *run_end = NULL;
-  size_t n_pgs = 0;
-  bool after_run = false;
+  size_t n_pgs = 0, settings_len = 0;
+  bool after_run = false, one_run = true;
+  /* first pass: count port groups and the bytes of everything else, and
+   * see whether the port groups are one run (as in a canonical encoding) */
   while (p < end) {
     const uint8_t *start = p, *data;
     unsigned field, type;
@@ -170,44 +175,26 @@ int dv_wire_split_settings(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wir
     if (next_field(&p, end, &field, &type, &data, &n) != 0)
       return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored configuration is malformed");
     if (field != DV_WIRE_PORTGROUPS_FIELD || type != 2) {
+      settings_len += (size_t)(p - start);
       after_run = run != NULL;
       continue;
     }
-    if (after_run) return split(a, buf, len, SETTINGS_ONLY, out, err); /* two runs or more */
+    one_run = one_run && !after_run;
     if (run == NULL) run = start;
     run_end = p;
     n_pgs++;
   }
-  if (run == NULL) run = run_end = end;
-  size_t head = (size_t)(run - buf), tail = (size_t)(end - run_end);
-  memset(out, 0, sizeof *out);
-  if ((out->settings = dv_arena_alloc_raw(a, head + tail + 1)) == NULL) return DV_NOMEM(err);
-  memcpy(out->settings, buf, head);
-  memcpy(out->settings + head, run_end, tail);
-  out->settings_len = head + tail;
-  out->n_pgs = n_pgs;
-  return 0;
-}
-
-static int split(dv_arena_t *a, const uint8_t *buf, size_t len, split_depth_t depth,
-                 dv_wire_cfg_t *out, dv_err_t *err) {
-  const uint8_t *p = buf, *end = buf + len;
-  size_t n_pgs = 0, settings_len = 0;
-  /* first pass: count port groups and the bytes of everything else */
-  while (p < end) {
-    const uint8_t *start = p, *data;
-    unsigned field, type;
-    size_t n;
-    if (next_field(&p, end, &field, &type, &data, &n) != 0)
-      return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored configuration is malformed");
-    if (field == DV_WIRE_PORTGROUPS_FIELD && type == 2)
-      n_pgs++;
-    else
-      settings_len += (size_t)(p - start);
-  }
   memset(out, 0, sizeof *out);
   out->settings = dv_arena_alloc_raw(a, settings_len + 1);
   if (out->settings == NULL) return DV_NOMEM(err);
+  if (depth == SETTINGS_ONLY && one_run) { /* what comes before and after the run */
+    if (run == NULL) run = run_end = end;
+    memcpy(out->settings, buf, (size_t)(run - buf));
+    memcpy(out->settings + (run - buf), run_end, (size_t)(end - run_end));
+    out->settings_len = settings_len;
+    out->n_pgs = n_pgs;
+    return 0;
+  }
   if (depth == SETTINGS_ONLY) {
     out->n_pgs = n_pgs;
   } else {
