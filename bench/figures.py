@@ -202,10 +202,14 @@ def small(addr, work):
 
 
 # --- figure 5 -------------------------------------------------------------------------
+PLANE_SEQUENCE_CALLS = {"CreateContainerView": 1, "DestroyView": 1, "RetrievePropertiesEx": 3}
+
+
 def plane_sequence(vim, sw_ref):
     """The SOAP calls one Export makes (see vcsim's counts), timed on the wire:
     list the switches through a view, read the switch + every port group's
-    config, the member hosts' names, the parents up to the datacenter."""
+    config, then the member hosts' names with the switch's folder and every
+    folder above it up to the root (one call, a traversal of `parent`)."""
     t0 = time.perf_counter()
     view = vim.create_view(["DistributedVirtualSwitch"])
     vim.retrieve_raw("<propSet><type>DistributedVirtualSwitch</type><pathSet>name</pathSet>"
@@ -215,11 +219,14 @@ def plane_sequence(vim, sw_ref):
     vim.retrieve_raw(vim.switch_and_portgroups_spec(sw_ref))
     t2 = time.perf_counter()
     hosts = "".join("<objectSet>%s</objectSet>" % lib.moref("obj", "HostSystem", h) for h in vim.hosts)
-    vim.retrieve_raw("<propSet><type>HostSystem</type><pathSet>name</pathSet><pathSet>parent</pathSet>"
-                     "</propSet>" + hosts)
-    for typ, val in vim.parents:
-        vim.retrieve_raw("<propSet><type>%s</type><pathSet>name</pathSet><pathSet>parent</pathSet>"
-                         "</propSet><objectSet>%s</objectSet>" % (typ, lib.moref("obj", typ, val)))
+    typ, val = vim.parents[0]
+    vim.retrieve_raw("<propSet><type>HostSystem</type><pathSet>name</pathSet></propSet>"
+                     "<propSet><type>Folder</type><pathSet>name</pathSet><pathSet>parent</pathSet>"
+                     "</propSet><propSet><type>Datacenter</type><pathSet>name</pathSet>"
+                     "<pathSet>parent</pathSet></propSet>" + hosts +
+                     "<objectSet>%s<skip>false</skip><selectSet xsi:type=\"TraversalSpec\"><name>up</name>"
+                     "<type>ManagedEntity</type><path>parent</path><skip>false</skip><selectSet><name>up"
+                     "</name></selectSet></selectSet></objectSet>" % lib.moref("obj", typ, val))
     t3 = time.perf_counter()
     return t3 - t0, t2 - t1
 
@@ -265,6 +272,9 @@ def export(addr, sdk, log):
     rpc.call("Export", req, pb.ExportResponse)
     calls = lib.hook(sdk, "counts")
     say("one Export of DVS0 (%d port groups) makes these vCenter calls: %s" % (len(keys), calls))
+    if calls != PLANE_SEQUENCE_CALLS:  # the anchor makes the calls an Export makes
+        raise SystemExit("an Export's calls are %s; plane_sequence makes %s: make them the same"
+                         % (calls, PLANE_SEQUENCE_CALLS))
 
     changed, unchanged, seq, big = [], [], [], []
     srv_changed, srv_unchanged, cpu_changed, cpu_unchanged = [], [], [], []

@@ -49,10 +49,12 @@ typedef struct vs_pg {
   bool cv_stale; /* reconfigured since read: fetch configVersion again */
 } vs_pg_t;
 
-/* An object and its name (hosts, port groups, networks). */
+/* An object and its name (hosts, port groups, networks), and its parent
+ * when it was asked for. */
 typedef struct vs_named {
   vs_moref_t ref;
   const char *name;
+  vs_moref_t parent;
 } vs_named_t;
 
 /* One switch as read, with what writes to it need. */
@@ -638,6 +640,7 @@ static int on_named(void *ctx, const xmlNode *objects, dv_err_t *err) {
   if (grow(x->a, (void **)&x->v, x->n, &x->cap, sizeof *x->v) != 0) return DV_NOMEM(err);
   vs_named_t *h = &x->v[x->n];
   h->name = "";
+  h->parent = (vs_moref_t){NULL, NULL};
   if (vs_moref_dup(x->a, vs_child(objects, "obj"), &h->ref) != 0) return DV_NOMEM(err);
   const xmlNode *cur = NULL;
   vs_prop_t p;
@@ -645,10 +648,9 @@ static int on_named(void *ctx, const xmlNode *objects, dv_err_t *err) {
     if (strcmp(p.name, "name") == 0 && (h->name = vs_text_dup(x->a, p.val)) == NULL)
       return DV_NOMEM(err);
     if (strcmp(p.name, "parent") == 0) {
-      vs_moref_t m;
-      if (vs_moref_dup(x->a, p.val, &m) != 0) return DV_NOMEM(err);
-      x->parent_type = m.type;
-      x->parent_value = m.value;
+      if (vs_moref_dup(x->a, p.val, &h->parent) != 0) return DV_NOMEM(err);
+      x->parent_type = h->parent.type;
+      x->parent_value = h->parent.value;
     }
   }
   x->n++;
@@ -713,6 +715,62 @@ static int cmp_str(const void *x, const void *y) {
   return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
+/* The names of a switch's member hosts and of the datacenter above it, in
+ * one call: the hosts by reference, and the switch's folder with every
+ * ancestor (ManagedEntity.parent, followed up to the root). When that
+ * answer does not lead to a datacenter (a plane that does not follow the
+ * traversal, or objects it does not show), the ancestors are read one at
+ * a time as before; a switch under no datacenter (not in vCenter) gets "". */
+static int read_surroundings(vs_session_t *s, dv_arena_t *a, const vs_live_t *live, const char *w,
+                             names_ctx_t *x, const char **dc_name, dv_err_t *err) {
+  memset(x, 0, sizeof *x);
+  x->a = a;
+  *dc_name = "";
+  bool has_parent = live->parent.value != NULL && live->parent.value[0] != '\0';
+  if (live->n_member_refs == 0 && !has_parent) return 0;
+  vs_buf_t spec = {0};
+  vs_buf_puts(&spec,
+              "<propSet><type>HostSystem</type><pathSet>name</pathSet></propSet>"
+              "<propSet><type>Folder</type><pathSet>name</pathSet><pathSet>parent</pathSet>"
+              "</propSet><propSet><type>Datacenter</type><pathSet>name</pathSet>"
+              "<pathSet>parent</pathSet></propSet>");
+  for (size_t i = 0; i < live->n_member_refs; i++) {
+    vs_buf_puts(&spec, "<objectSet>");
+    vs_put_moref(&spec, "obj", live->member_refs[i]);
+    vs_buf_puts(&spec, "</objectSet>");
+  }
+  if (has_parent) {
+    vs_buf_puts(&spec, "<objectSet>");
+    vs_put_moref(&spec, "obj", live->parent);
+    vs_buf_puts(&spec,
+                "<skip>false</skip><selectSet xsi:type=\"TraversalSpec\"><name>up</name>"
+                "<type>ManagedEntity</type><path>parent</path><skip>false</skip>"
+                "<selectSet><name>up</name></selectSet></selectSet></objectSet>");
+  }
+  const char *about = dv_arena_printf(a, "the hosts and datacenter of %s", w);
+  int rc = spec.oom || about == NULL
+               ? DV_NOMEM(err)
+               : vs_retrieve(s, about, spec.p, spec.len, on_named, NULL, x, err);
+  vs_buf_free(&spec);
+  if (rc != 0 || !has_parent) return rc;
+  /* up from the switch's folder through what the answer holds */
+  vs_moref_t cur = live->parent;
+  for (int depth = 0; depth < 32 && cur.value != NULL && cur.value[0] != '\0'; depth++) {
+    const vs_named_t *o = NULL;
+    for (size_t i = 0; i < x->n && o == NULL; i++)
+      if (moref_eq(x->v[i].ref, cur)) o = &x->v[i];
+    if (o == NULL) break; /* not shown: ask one at a time */
+    if (strcmp(cur.type, "Datacenter") == 0) {
+      *dc_name = o->name;
+      return 0;
+    }
+    if (o->parent.value == NULL) return 0; /* the root: not under a datacenter */
+    cur = o->parent;
+  }
+  vs_moref_t dc;
+  return find_datacenter(s, a, live->parent, &dc, dc_name, err);
+}
+
 /* Read one switch (by moref) with its port groups, hosts and datacenter. */
 static int read_live(vs_session_t *s, dv_arena_t *a, vs_moref_t ref, const char *w, vs_live_t *live,
                      dv_err_t *err) {
@@ -754,17 +812,13 @@ static int read_live(vs_session_t *s, dv_arena_t *a, vs_moref_t ref, const char 
   }
 
   names_ctx_t hosts;
-  if (read_names(s, a, "HostSystem", live->member_refs, live->n_member_refs, &hosts, err) != 0)
-    return -1;
+  const char *dc_name;
+  if (read_surroundings(s, a, live, w, &hosts, &dc_name, err) != 0) return -1;
   cap = 0;
   for (size_t i = 0; i < live->n_member_refs; i++)
     if (push_str(a, &cfg->host_members, &cfg->n_host_members, &cap,
                  host_name_of(&hosts, live->member_refs[i])) != 0)
       return DV_NOMEM(err);
-
-  vs_moref_t dc;
-  const char *dc_name;
-  if (find_datacenter(s, a, live->parent, &dc, &dc_name, err) != 0) return -1;
   if ((cfg->datacenter = dv_arena_strdup(a, dc_name)) == NULL) return DV_NOMEM(err);
   return 0;
 }

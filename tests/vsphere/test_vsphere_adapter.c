@@ -293,7 +293,11 @@ static void test_list(void **state) {
 static void test_read(void **state) {
   (void)state;
   dv_arena_t *a = dv_arena_new();
+  hook_post("reset");
   dv_switch_cfg_t *c = read_sw(a, SWITCH);
+  /* three reads: the switches' names, the switch with its port groups,
+   * its hosts' names with the folders up to its datacenter */
+  assert_int_equal(count_of("RetrievePropertiesEx"), 3);
   assert_string_equal(c->name, SWITCH);
   assert_string_equal(c->datacenter, "DC0");
   assert_int_equal(c->n_portgroups, N_PG);
