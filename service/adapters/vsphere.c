@@ -759,7 +759,8 @@ static int read_surroundings(vs_session_t *s, dv_arena_t *a, const vs_live_t *li
     const vs_named_t *o = NULL;
     for (size_t i = 0; i < x->n && o == NULL; i++)
       if (moref_eq(x->v[i].ref, cur)) o = &x->v[i];
-    if (o == NULL) break; /* not shown: ask one at a time */
+    /* not shown, or of a type not asked for (no name): ask one at a time */
+    if (o == NULL || o->name[0] == '\0') break;
     if (strcmp(cur.type, "Datacenter") == 0) {
       *dc_name = o->name;
       return 0;
