@@ -121,6 +121,9 @@ echo "PostgreSQL $PGURI; vcsim $SDK_PLAIN; dvsconfd $DVS_ADDR (pid $DVS_PID)"
 
 fig() { "$PY" "$HERE/figures.py" "$@"; }
 
+step "the machine: how fast an idle process answers (context for the latency figures)"
+fig machine "$DVS_ADDR"
+
 # --- figures 1, 2, 3 ----------------------------------------------------------------
 if want 1; then
   step "figures 1-3: a 5,000-port-group switch, 300 versions, in dvsconf and in git"
