@@ -161,6 +161,17 @@ static bool clash(const dv_wire_pg_t *x, const dv_wire_pg_t *y) {
          (y->key_len == 0 && bytes_eq(y->name, y->name_len, x->key, x->key_len));
 }
 
+/* Known's port group z, moved onto the document's bytes (`shift` bytes on
+ * from where it is in known's), paired with itself: the delta against
+ * that version need not compare the two again. */
+static dv_wire_pg_t known_moved(const dv_wire_cfg_t *k, size_t z, const uint8_t *doc,
+                                ptrdiff_t shift) {
+  dv_wire_pg_t pg = k->pgs[z];
+  pg.equals = pg.data;
+  dv_wire_pg_move(&pg, doc + (pg.data - k->buf) + shift);
+  return pg;
+}
+
 /* At most this many port groups are taken the fast way: each is checked
  * against every port group of the switch. */
 #define FEW_CHANGED 8
@@ -239,10 +250,8 @@ static int take_as_known_changed(dv_arena_t *a, dv_intake_t *in, const dv_wire_c
   for (size_t x = 0; x < m; x++) {
     for (size_t y = 0; y < x; y++)
       if (clash(&mid[y], &mid[x])) return 1;
-    for (size_t z = 0; z < i; z++)
-      if (clash(&k->pgs[z], &mid[x])) return 1;
-    for (size_t z = j; z < n; z++)
-      if (clash(&k->pgs[z], &mid[x])) return 1;
+    for (size_t z = 0; z < n; z++)
+      if ((z < i || z >= j) && clash(&k->pgs[z], &mid[x])) return 1;
   }
 
   /* the split: known's port groups moved onto the document's bytes */
@@ -251,18 +260,10 @@ static int take_as_known_changed(dv_arena_t *a, dv_intake_t *in, const dv_wire_c
   uint8_t *settings = dv_arena_alloc_raw(a, k->settings_len + 1);
   if (pgs == NULL || settings == NULL) return DV_NOMEM(err);
   memcpy(settings, k->settings, k->settings_len);
-  for (size_t z = 0; z < n; z++) {
-    if (z == i) {
-      memcpy(pgs + to, mid, m * sizeof *mid);
-      to += m;
-    }
-    if (z >= i && z < j) continue;
-    pgs[to] = k->pgs[z];
-    pgs[to].equals = k->pgs[z].data; /* the delta against that version need not compare again */
-    dv_wire_pg_move(&pgs[to], d + (k->pgs[z].data - kb) + (z >= j ? shift : 0));
-    to++;
-  }
-  if (i == n) memcpy(pgs + to, mid, m * sizeof *mid);
+  for (size_t z = 0; z < i; z++) pgs[to++] = known_moved(k, z, d, 0);
+  memcpy(pgs + to, mid, m * sizeof *mid);
+  to += m;
+  for (size_t z = j; z < n; z++) pgs[to++] = known_moved(k, z, d, shift);
   in->split = (dv_wire_cfg_t){.settings = settings, .settings_len = k->settings_len, .pgs = pgs,
                               .n_pgs = count, .validated = true, .buf = d, .buf_len = dn};
   in->canon = (uint8_t *)d;
