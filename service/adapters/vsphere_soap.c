@@ -1,5 +1,7 @@
 /* vsphere_soap: see vsphere_soap.h. */
 #include "vsphere_soap.h"
+#include "vsphere_scan.h"
+#include "vsphere_tree.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -310,17 +312,6 @@ typedef struct objects_sink {
   dv_err_t err; /* what fn reported (it may report without failing: on_task) */
 } objects_sink_t;
 
-/* Memory for the tree of one object: bump allocation in blocks, all of it
- * reused for the next object (the first block is kept). */
-typedef struct ot_block {
-  struct ot_block *next;
-  size_t cap, used;
-} ot_block_t;
-
-#define OT_BLOCK_SIZE ((size_t)64 * 1024)
-#define OT_ALIGN ((size_t)16)
-#define OT_HEAD ((sizeof(ot_block_t) + OT_ALIGN - 1) & ~(OT_ALIGN - 1))
-
 /* An answer being received, parsed as its bytes arrive: libxml2's push
  * parser, fed from curl's write callback, so that parsing overlaps the
  * plane's sending. A property collector answer whose caller allows it
@@ -340,13 +331,10 @@ typedef struct ot_block {
  * xmlFreeDoc, ~26 ms; libxml2's tree freed object by object ~14 ms; this
  * ~9 ms; libxml2's tokenizer with no-op handlers ~7.5 ms.
  *
- * The object trees are real xmlNode/xmlAttr/xmlNs structs as the map_*
- * code reads them (type, name, children, last, next, prev, parent,
- * content, properties, ns), built like libxml2's builder builds them:
- * adjacent text (split by a chunk boundary or an entity) is one node,
- * comments and processing instructions are nodes. Namespace declarations
- * (nsDef) are not kept: nothing reads them. They are never linked into the
- * document, never passed to libxml2 functions that modify or free nodes. */
+ * The object trees (vsphere_tree.h) are built like libxml2's builder
+ * builds them: adjacent text (split by a chunk boundary or an entity) is
+ * one node, comments and processing instructions are nodes. Namespace
+ * declarations (nsDef) are not kept: nothing reads them. */
 typedef struct vs_rx {
   xmlParserCtxtPtr ctxt; /* NULL: not parsing (no call in flight) */
   CURL *curl;            /* to read the HTTP status when the body starts; NULL: not HTTP */
@@ -361,10 +349,9 @@ typedef struct vs_rx {
   xmlNs *ns_element, *ns_attribute; /* the last namespaces made (ot_ns) */
   xmlNode *text;         /* the last text node made, and its buffer */
   size_t text_len, text_cap;
-  ot_block_t *blocks;    /* first block first */
-  ot_block_t *block;     /* the one allocations come from */
+  vs_mem_t mem;          /* its memory (vsphere_tree.h) */
   /* An answer parsed in two parts (rx_split): its bytes are kept in buf
-   * (which stays with the session, like blocks), the first split_head of
+   * (which stays with the session, like mem), the first split_head of
    * them parsed as they come (fed), the rest once all have arrived. */
   size_t split_head, split_min; /* 0: in one piece */
   char *buf;
@@ -375,89 +362,17 @@ typedef struct vs_rx {
   bool part, part_seen;
 } vs_rx_t;
 
-static void *ot_alloc(vs_rx_t *rx, size_t size) {
-  size = (size + OT_ALIGN - 1) & ~(OT_ALIGN - 1);
-  ot_block_t *b = rx->block;
-  while (b != NULL && b->cap - b->used < size) b = b->next; /* blocks kept after a reset */
-  if (b == NULL) {
-    size_t cap = size > OT_BLOCK_SIZE ? size : OT_BLOCK_SIZE;
-    b = malloc(OT_HEAD + cap);
-    if (b == NULL) return NULL;
-    b->cap = cap;
-    b->used = 0;
-    b->next = NULL;
-    if (rx->block != NULL) {
-      b->next = rx->block->next;
-      rx->block->next = b;
-    } else {
-      rx->blocks = b;
-    }
-  }
-  rx->block = b;
-  void *p = (char *)b + OT_HEAD + b->used;
-  b->used += size;
-  return p;
-}
-
-/* Zeroed in 32-byte pieces (ot_alloc rounds sizes to 16), which compilers
- * write as a few vector stores. A single memset of a node's 120 bytes
- * becomes `rep stos` on x86-64 (GCC 12, -O2 and -O3), whose start-up cost,
- * paid for every node, was ~10% of parsing a 2,000-port-group answer. */
-static void *ot_zalloc(vs_rx_t *rx, size_t size) {
-  size = (size + OT_ALIGN - 1) & ~(OT_ALIGN - 1);
-  unsigned char *p = ot_alloc(rx, size);
-  if (p != NULL) {
-    unsigned char *q = p;
-    size_t n = size;
-    for (; n >= 32; n -= 32, q += 32) memset(q, 0, 32);
-    if (n > 0) memset(q, 0, 16);
-  }
-  return p;
-}
-
-/* Forget the object: its memory serves the next one. Blocks beyond the
- * first are freed so that one huge object does not pin memory. */
+/* Forget the object being built: its memory serves the next one. */
 static void ot_reset(vs_rx_t *rx) {
-  if (rx->blocks != NULL) {
-    ot_block_t *b = rx->blocks->next;
-    while (b != NULL) {
-      ot_block_t *next = b->next;
-      free(b);
-      b = next;
-    }
-    rx->blocks->next = NULL;
-    rx->blocks->used = 0;
-  }
-  rx->block = rx->blocks;
+  vs_mem_reset(&rx->mem);
   rx->obj = rx->above = rx->text = NULL;
   rx->ns_element = rx->ns_attribute = NULL;
   rx->text_len = rx->text_cap = 0;
 }
 
-static char *ot_strndup(vs_rx_t *rx, const xmlChar *s, size_t n) {
-  char *d = ot_alloc(rx, n + 1);
-  if (d == NULL) return NULL;
-  if (n > 0) memcpy(d, s, n);
-  d[n] = '\0';
-  return d;
-}
-
 /* A node of type t, last child of the element being built. */
 static xmlNode *ot_node(vs_rx_t *rx, xmlParserCtxtPtr ctxt, xmlElementType t, const xmlChar *name) {
-  xmlNode *n = ot_zalloc(rx, sizeof *n);
-  if (n == NULL) return NULL;
-  n->type = t;
-  n->name = name;
-  n->doc = ctxt->myDoc;
-  xmlNode *parent = rx->obj != NULL ? ctxt->node : NULL;
-  if (parent != NULL) {
-    n->parent = parent;
-    n->prev = parent->last;
-    if (parent->last != NULL) parent->last->next = n;
-    else parent->children = n;
-    parent->last = n;
-  }
-  return n;
+  return vs_tree_node(&rx->mem, ctxt->myDoc, rx->obj != NULL ? ctxt->node : NULL, t, name);
 }
 
 /* The namespace of an element or attribute of the object. Names come from
@@ -465,12 +380,9 @@ static xmlNode *ot_node(vs_rx_t *rx, xmlParserCtxtPtr ctxt, xmlElementType t, co
  * made is shared while they repeat (nothing frees or changes these). */
 static xmlNs *ot_ns(vs_rx_t *rx, xmlNs **last, const xmlChar *uri, const xmlChar *prefix) {
   if (*last != NULL && (*last)->href == uri && (*last)->prefix == prefix) return *last;
-  xmlNs *ns = ot_zalloc(rx, sizeof *ns);
-  if (ns == NULL) return NULL;
-  ns->type = XML_NAMESPACE_DECL;
-  ns->href = uri; /* the parser's dictionary: lives as long as the document */
-  ns->prefix = prefix;
-  return *last = ns;
+  /* uri and prefix: the parser's dictionary, which lives as long as the document */
+  xmlNs *ns = vs_tree_ns(&rx->mem, uri, prefix);
+  return ns != NULL ? (*last = ns) : NULL;
 }
 
 /* Out of memory in a handler: stop the parser; rx_end reports it. */
@@ -534,28 +446,13 @@ static void rx_start_element(void *user, const xmlChar *localname, const xmlChar
   xmlAttr *last = NULL;
   for (int i = 0; i < nb_attributes; i++) {
     const xmlChar **at = attributes + 5 * i;
-    xmlAttr *a = ot_zalloc(rx, sizeof *a);
-    xmlNode *t = ot_zalloc(rx, sizeof *t);
-    char *v = ot_strndup(rx, at[3], (size_t)(at[4] - at[3]));
-    if (a == NULL || t == NULL || v == NULL ||
-        (at[2] != NULL && (a->ns = ot_ns(rx, &rx->ns_attribute, at[2], at[1])) == NULL)) {
+    xmlNs *ns = NULL;
+    if ((at[2] != NULL && (ns = ot_ns(rx, &rx->ns_attribute, at[2], at[1])) == NULL) ||
+        (last = vs_tree_attr(&rx->mem, n, last, at[0], ns, (const char *)at[3],
+                             (size_t)(at[4] - at[3]))) == NULL) {
       rx_fail(rx, ctxt, true);
       return;
     }
-    a->type = XML_ATTRIBUTE_NODE;
-    a->name = at[0];
-    a->parent = n;
-    a->doc = ctxt->myDoc;
-    a->prev = last;
-    a->children = a->last = t;
-    t->type = XML_TEXT_NODE;
-    t->name = xmlStringText;
-    t->content = (xmlChar *)v;
-    t->parent = (xmlNode *)a;
-    t->doc = ctxt->myDoc;
-    if (last != NULL) last->next = a;
-    else n->properties = a;
-    last = a;
   }
   ctxt->node = n;
   rx->text = NULL;
@@ -590,7 +487,7 @@ static void ot_text(vs_rx_t *rx, xmlParserCtxtPtr ctxt, xmlElementType t, const 
     /* names as libxml2 gives them: text nodes xmlStringText, CDATA none */
     xmlNode *node = ot_node(rx, ctxt, t, t == XML_TEXT_NODE ? xmlStringText : NULL);
     size_t cap = n + 1 > 32 ? n + 1 : 32;
-    char *buf = node != NULL ? ot_alloc(rx, cap) : NULL;
+    char *buf = node != NULL ? vs_mem_alloc(&rx->mem, cap) : NULL;
     if (buf == NULL) {
       rx_fail(rx, ctxt, true);
       return;
@@ -603,7 +500,7 @@ static void ot_text(vs_rx_t *rx, xmlParserCtxtPtr ctxt, xmlElementType t, const 
   }
   if (rx->text_len + n + 1 > rx->text_cap) {
     size_t cap = 2 * (rx->text_len + n + 1);
-    char *buf = ot_alloc(rx, cap);
+    char *buf = vs_mem_alloc(&rx->mem, cap);
     if (buf == NULL) {
       rx_fail(rx, ctxt, true);
       return;
@@ -639,7 +536,8 @@ static void rx_comment(void *user, const xmlChar *value) {
     return;
   }
   xmlNode *n = ot_node(rx, ctxt, XML_COMMENT_NODE, xmlStringComment);
-  if (n == NULL || (n->content = (xmlChar *)ot_strndup(rx, value, strlen((const char *)value))) == NULL)
+  if (n == NULL || (n->content = (xmlChar *)vs_mem_strndup(&rx->mem, (const char *)value,
+                                                             strlen((const char *)value))) == NULL)
     rx_fail(rx, ctxt, true);
 }
 
@@ -651,8 +549,9 @@ static void rx_pi(void *user, const xmlChar *target, const xmlChar *data) {
     return;
   }
   xmlNode *n = ot_node(rx, ctxt, XML_PI_NODE, target);
-  if (n == NULL || (data != NULL && (n->content = (xmlChar *)ot_strndup(
-                                         rx, data, strlen((const char *)data))) == NULL))
+  if (n == NULL || (data != NULL && (n->content = (xmlChar *)vs_mem_strndup(
+                                         &rx->mem, (const char *)data,
+                                         strlen((const char *)data))) == NULL))
     rx_fail(rx, ctxt, true);
 }
 
@@ -700,11 +599,11 @@ static int rx_begin(vs_rx_t *rx, CURL *curl, objects_sink_t *sink, dv_err_t *err
   quiet_libxml2();
   xmlSAXHandler sax;
   memset(&sax, 0, sizeof sax);
-  ot_block_t *blocks = rx->blocks; /* kept from the session's last call */
+  vs_mem_t mem = rx->mem; /* kept from the session's last call */
   char *buf = rx->buf;
   size_t buf_cap = rx->buf_cap;
   memset(rx, 0, sizeof *rx);
-  rx->blocks = rx->block = blocks;
+  rx->mem = mem;
   rx->buf = buf;
   rx->buf_cap = buf_cap;
   if (sink != NULL && sink->parts != NULL) {
@@ -747,10 +646,7 @@ static void rx_free(vs_rx_t *rx, bool all) {
     rx->ctxt = NULL;
   }
   ot_reset(rx);
-  if (all) {
-    free(rx->blocks);
-    rx->blocks = rx->block = NULL;
-  }
+  if (all) vs_mem_free(&rx->mem);
   if (all || rx->buf_cap > VS_SPLIT_KEEP) {
     free(rx->buf);
     rx->buf = NULL;
@@ -873,9 +769,53 @@ static bool closing_tags_only(const char *p, const char *end) {
   return true;
 }
 
-static atomic_ulong parts_kept;
+static atomic_ulong parts_kept, objects_scanned;
+static atomic_bool scanning_off;
 
 unsigned long vs_parts_kept(void) { return atomic_load(&parts_kept); }
+
+unsigned long vs_objects_scanned(void) { return atomic_load(&objects_scanned); }
+
+void vs_set_scanning(bool on) { atomic_store(&scanning_off, !on); }
+
+/* An object the scanner read, delivered as rx_end_element delivers one. */
+static int scan_deliver(void *ctx, xmlNode *obj) {
+  objects_sink_t *k = ctx;
+  atomic_fetch_add_explicit(&objects_scanned, 1, memory_order_relaxed);
+  if (!k->failed && k->fn(k->ctx, obj, &k->err) != 0) k->failed = true;
+  return k->failed;
+}
+
+/* The first object's start tag in [from, to), as vCenter writes it. */
+static const char *objects_start(const char *from, const char *to) {
+  static const char open[] = "<objects>";
+  return from < to ? memmem(from, (size_t)(to - from), open, sizeof open - 1) : NULL;
+}
+
+/* A scanner (vsphere_scan.h) for the objects that follow where rx's parser
+ * stands, when it stands between two objects of the result; its memory is
+ * mem (rx's own, or another part's). */
+static bool rx_scanner(vs_rx_t *rx, vs_mem_t *mem, vs_scan_t *sc) {
+  return !atomic_load(&scanning_off) && rx_between_objects(rx) &&
+         vs_scan_open(sc, mem, rx->ctxt->myDoc, rx->ctxt->node);
+}
+
+/* Parse [from, to) of a kept answer: libxml2 to the first object's start;
+ * from there the scanner reads the objects it can, and libxml2 goes on
+ * where it stopped (at the latest at the result's end). */
+static void rx_feed_scanned(vs_rx_t *rx, const char *from, const char *to) {
+  const char *o = objects_start(from, to);
+  vs_scan_t sc;
+  if (o != NULL) {
+    rx_feed(rx, from, (size_t)(o - from));
+    from = o;
+    if (rx_scanner(rx, &rx->mem, &sc)) {
+      from = vs_scan_objects(&sc, from, to, scan_deliver, rx->sink);
+      vs_scan_close(&sc);
+    }
+  }
+  rx_feed(rx, from, (size_t)(to - from));
+}
 
 /* The second part of an answer, parsed on a helper thread. */
 typedef struct part {
@@ -883,19 +823,34 @@ typedef struct part {
   objects_sink_t sink; /* the caller's fn, the part's own context */
   const char *prefix, *rest; /* the answer before its first object; from the part's first on */
   size_t prefix_len, rest_len;
+  const char *last_end; /* the end of the answer's last object */
+  bool scanning;        /* scan is open: the part's objects are read with it first */
+  vs_scan_t scan;
   bool ok; /* well-formed to its end, nothing refused */
 } part_t;
 
+/* The part's objects: with the scanner to the end of the last object if it
+ * can; else with libxml2, from the first object the scanner left. */
 static void *part_main(void *arg) {
   part_t *p = arg;
   vs_rx_t *rx = &p->rx;
+  const char *from = p->rest, *end = p->rest + p->rest_len;
+  if (p->scanning) {
+    from = vs_scan_objects(&p->scan, from, p->last_end, scan_deliver, &p->sink);
+    vs_scan_close(&p->scan);
+    if (from == p->last_end) {
+      p->ok = !p->sink.failed; /* the first part's parser reads the rest (rx_split) */
+      return NULL;
+    }
+  }
   quiet_libxml2();
   /* the answer's start is the first part's: its objects stay in the tree */
   rx->deliver = 0;
   rx_feed(rx, p->prefix, p->prefix_len);
   rx->deliver = 1;
   if (!rx_between_objects(rx)) return NULL;
-  rx_feed(rx, p->rest, p->rest_len);
+  rx->part_seen = from > p->rest; /* the scanner's objects were objects */
+  rx_feed(rx, from, (size_t)(end - from));
   if (rx_going(rx)) (void)xmlParseChunk(rx->ctxt, NULL, 0, 1);
   p->ok = rx_going(rx) && rx->ctxt->errNo == XML_ERR_OK && !p->sink.failed &&
           rx->ctxt->myDoc != NULL;
@@ -904,30 +859,35 @@ static void *part_main(void *arg) {
 
 /* The kept rest of a large answer, [fed, end), in two parts at once: [fed,
  * s) here, by the parser that took the answer's start, and [s, end) on a
- * helper thread by a parser of its own, which is first fed the answer up to
- * its first object so that it stands where the first one will stand at s (s:
- * an <objects> start tag past the middle). The second part counts only when
- * that is so: the first parser stands between two objects at s (not in a
- * comment, a CDATA section, or deeper in the tree), the second saw only
- * objects follow each other to the result's end and its answer is whole,
- * and the answer ends with closing tags after its last object (t). Then the
- * first parser goes on at t, and its answer is the answer in one piece. Else
- * the second part's objects are dropped and the first parser goes on at s.
- * true: all was fed; false: nothing was (no second part could start). */
+ * helper thread (s: an <objects> start tag past the middle). The second
+ * part counts only when the first parser stands between two objects at s
+ * (not in a comment, a CDATA section, or deeper in the tree), the second
+ * part is objects that follow each other to the result's end, and the
+ * answer ends with closing tags after its last object (t). Then the first
+ * parser goes on at t, and its answer is the answer in one piece. Else the
+ * second part's objects are dropped and the first parser goes on at s.
+ *
+ * Each part's objects are read by the scanner where it can
+ * (vsphere_scan.h; rx_feed_scanned), both from where the first parser
+ * stands between objects, after its first object start; the rest by
+ * libxml2: the first parser, and for the second part a parser of its own,
+ * first fed the answer up to its first object so that it stands where the
+ * first one will stand at s. true: all was fed; false: nothing was (no
+ * second part could start). */
 static bool rx_split(vs_rx_t *rx) {
-  static const char open[] = "<objects>", close[] = "</objects>";
-  const size_t open_len = sizeof open - 1, close_len = sizeof close - 1;
+  static const char close[] = "</objects>";
+  const size_t close_len = sizeof close - 1;
   const char *b = rx->buf, *end = b + rx->buf_len, *from = b + rx->fed;
-  const char *first = memmem(b, rx->fed, open, open_len);
+  const char *first = objects_start(b, b + rx->fed);
   const char *mid = from + (end - from) / 2;
-  const char *s = memmem(mid, (size_t)(end - mid), open, open_len), *t = NULL;
+  const char *s = objects_start(mid, end), *t = NULL;
   if (s == NULL || (size_t)(end - s) <= close_len) return false;
   for (const char *q = end - close_len; q > s; q--) /* the tail is short */
     if (*q == '<' && memcmp(q, close, close_len) == 0) {
       t = q + close_len;
       break;
     }
-  if (first == NULL || t == NULL || !closing_tags_only(t, end)) return false;
+  if (first == NULL || t == NULL || t == end || !closing_tags_only(t, end)) return false;
   objects_sink_t *k = rx->sink;
   void *ctx = k->parts->open(k->ctx);
   if (ctx == NULL) return false;
@@ -945,13 +905,24 @@ static bool rx_split(vs_rx_t *rx) {
   p->prefix_len = (size_t)(first - b);
   p->rest = s;
   p->rest_len = (size_t)(end - s);
+  p->last_end = t;
+  /* to the first object's start here, so that both scanners know the
+   * namespaces where the objects stand */
+  const char *o = objects_start(from, s);
+  if (o != NULL) {
+    rx_feed(rx, from, (size_t)(o - from));
+    from = o;
+    p->scanning = rx_scanner(rx, &p->rx.mem, &p->scan);
+  }
   if (pthread_create(&helper, NULL, part_main, p) != 0) {
+    if (p->scanning) vs_scan_close(&p->scan);
     rx_free(&p->rx, true);
     k->parts->close(k->ctx, ctx, false, NULL);
     free(p);
-    return false;
+    rx_feed_scanned(rx, from, end);
+    return true;
   }
-  rx_feed(rx, from, (size_t)(s - from));
+  rx_feed_scanned(rx, from, s);
   bool here = rx_between_objects(rx);
   pthread_join(helper, NULL);
   dv_err_t e = DV_ERR_INIT;
@@ -965,7 +936,7 @@ static bool rx_split(vs_rx_t *rx) {
     rx_feed(rx, t, (size_t)(end - t));
   } else {
     k->parts->close(k->ctx, ctx, false, NULL);
-    rx_feed(rx, s, (size_t)(end - s));
+    rx_feed_scanned(rx, s, end);
   }
   rx_free(&p->rx, true);
   free(p);
@@ -977,7 +948,7 @@ static void rx_drain(vs_rx_t *rx) {
   if (!rx->buffering) return;
   rx->buffering = false;
   if (rx->buf_len - rx->fed >= rx->split_min && rx_split(rx)) return;
-  rx_feed(rx, rx->buf + rx->fed, rx->buf_len - rx->fed);
+  rx_feed_scanned(rx, rx->buf + rx->fed, rx->buf + rx->buf_len);
 }
 
 /* --- sessions ------------------------------------------------------------- */

@@ -171,6 +171,14 @@ typedef struct vs_parts {
  * tests: the answer in two parts was the answer in one piece). */
 unsigned long vs_parts_kept(void);
 
+/* How many objects the scanner (vsphere_scan.h) read since the process
+ * started (for tests: vCenter's answers take the fast way). */
+unsigned long vs_objects_scanned(void);
+
+/* For tests: false reads every answer with libxml2 alone, without the
+ * scanner (vsphere_scan.h); true (the default) uses it where it can. */
+void vs_set_scanning(bool on);
+
 /* RetrievePropertiesEx with the given <specSet> children (propSet and
  * objectSet elements), following ContinueRetrievePropertiesEx tokens;
  * fn sees every object (parts, when not NULL: see vs_parts_t). When fn

@@ -7,7 +7,8 @@
  * Checked: no crash, leak or undefined behaviour; a failure has a status and
  * a message; a parsed config has only valid UTF-8 strings (it is stored and
  * sent to clients as proto3 strings), packs, canonicalizes and checksums,
- * and its canonical encoding is stable. */
+ * and its canonical encoding is stable; the same in two parts; and the
+ * objects the scanner reads are, node by node, the ones libxml2 reads. */
 #include <stdint.h>
 #include <string.h>
 
@@ -16,8 +17,35 @@
 #include "model.h"
 #include "validate.h"
 #include "vsphere_parse.h"
+#include "vsphere_soap.h"
+
+#include "../common/objects_dump.h"
 
 #include <libxml/parser.h>
+
+/* The scanner (service/adapters/vsphere_scan.h) delivers what libxml2
+ * alone delivers: the same outcome and, when the answer is taken, the same
+ * trees, node by node. Split at a third (the rest in two parts) and at a
+ * half (the rest read on in one piece). */
+static void scanner_as_libxml2(const uint8_t *data, size_t size) {
+  dump_t ref = {0};
+  grpc_status_code ref_code;
+  int ref_rc = objects_dump(data, size, 0, false, &ref, &ref_code);
+  const size_t splits[] = {size / 3 + 1, size / 2 + 1};
+  for (size_t i = 0; i < sizeof splits / sizeof splits[0]; i++) {
+    dump_t d = {0};
+    grpc_status_code code;
+    int rc = objects_dump(data, size, splits[i], true, &d, &code);
+    FUZZ_CHECK(rc == ref_rc && code == ref_code, "split %zu, scanning: %d (%d); libxml2: %d (%d)",
+               splits[i], rc, code, ref_rc, ref_code);
+    FUZZ_CHECK(!d.broken && !ref.broken, "an object tree with broken links");
+    if (rc == 0)
+      FUZZ_CHECK(d.len == ref.len && (d.len == 0 || memcmp(d.p, ref.p, d.len) == 0),
+                 "split %zu: the scanner's objects are not libxml2's", splits[i]);
+    free(d.p);
+  }
+  free(ref.p);
+}
 
 static void utf8_strings(const ProtobufCMessage *m, int depth) {
   const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -82,5 +110,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(len == len2 && memcmp(enc, enc2, len) == 0, "in two parts: another config");
   }
   dv_arena_free(a);
+  scanner_as_libxml2(data, size);
   return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "adapters/vsphere_parse.h"
 #include "adapters/vsphere_soap.h"
+#include "common/objects_dump.h"
 
 #define HEAD                                                                              \
   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"                                           \
@@ -351,12 +352,122 @@ static void answers_in_two_parts_are_answers_in_one(void **state) {
   free(b.p);
 }
 
+/* One case of the scanner's: an object put among 300 port groups. */
+typedef struct scan_case {
+  const char *what, *object;
+  int outcome; /* TAKEN: the scanner reads it; LEFT: libxml2 does; REFUSED: the answer fails */
+} scan_case_t;
+
+enum { TAKEN, LEFT, REFUSED };
+
+#define PG_OPEN "<objects><obj type=\"DistributedVirtualPortgroup\">dvpg-c</obj><propSet>"
+#define PG_VAL(inner)                                                                    \
+  PG_OPEN "<name>config</name><val xmlns:XMLSchema-instance=\"" VS_NS_XSI "\""          \
+          " XMLSchema-instance:type=\"DVPortgroupConfigInfo\"><key>dvpg-c</key>" inner     \
+          "<numPorts>8</numPorts></val></propSet></objects>"
+
+/* The answer of 300 port groups with obj after the 150th, and its tail. */
+static void answer_with(sb_t *b, const char *obj) {
+  many_pgs(b, 150);
+  sb_add(b, "%s", obj);
+  many_pgs_after(b, 150);
+  sb_add(b, "%s", TAIL);
+}
+
+/* How many objects the scanner read of b, in two parts (split), checking
+ * that what was delivered is, node by node, what libxml2 alone delivers,
+ * with the same outcome. -1: the answer failed. */
+static long scanned_as_libxml2(const char *what, const sb_t *b, size_t split) {
+  dump_t ref = {0}, d = {0};
+  grpc_status_code ref_code, code;
+  int ref_rc = objects_dump(b->p, b->len, 0, false, &ref, &ref_code);
+  unsigned long before = vs_objects_scanned();
+  int rc = objects_dump(b->p, b->len, split, true, &d, &code);
+  long scanned = (long)(vs_objects_scanned() - before);
+  if (rc != ref_rc || code != ref_code)
+    fail_msg("%s: with the scanner %d (%d), libxml2 alone %d (%d)", what, rc, code, ref_rc,
+             ref_code);
+  if (d.broken || ref.broken) fail_msg("%s: a tree with broken links", what);
+  if (rc == 0 && (d.len != ref.len || memcmp(d.p, ref.p, d.len) != 0))
+    fail_msg("%s: the scanner's objects are not libxml2's", what);
+  free(d.p);
+  free(ref.p);
+  return rc == 0 ? scanned : -1;
+}
+
+/* The scanner (service/adapters/vsphere_scan.h) reads the XML vCenter
+ * writes, and leaves to libxml2 whatever it does not read exactly as
+ * libxml2 does: either way the objects delivered are libxml2's. */
+static void scanner_reads_what_libxml2_reads(void **state) {
+  (void)state;
+  static const scan_case_t cases[] = {
+      {"a port group as vcsim writes it", PG_VAL("<name>web</name>"), TAKEN},
+      {"predefined entities", PG_VAL("<name>a &amp; b &lt;c&gt; &quot;q&quot; &apos;</name>"),
+       TAKEN},
+      {"character references", PG_VAL("<name>&#233;&#x1F600;&#65;&#x9;&#10;</name>"), TAKEN},
+      {"UTF-8", PG_VAL("<name>caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc2\x85</name>"), TAKEN},
+      {"attributes in single quotes, references",
+       PG_VAL("<name a='x&amp;y' b = \"&#x3c;&#62;\" >n</name >"), TAKEN},
+      {"a prefix declared inside",
+       PG_VAL("<v:name xmlns:v=\"urn:vim25\" v:extra=\"1\">p</v:name>"), TAKEN},
+      {"another default namespace inside",
+       PG_VAL("<description xmlns=\"urn:other\">d</description><name>n</name>"), TAKEN},
+      {"empty elements", PG_VAL("<description/><description></description><name>e</name>"),
+       TAKEN},
+      {"tab and newline inside text", PG_VAL("<name>a\tb\nc</name>"), TAKEN},
+      {"blanks that start a text", PG_VAL("<name> \n\tlead</name>"), TAKEN},
+      {"a comment", PG_VAL("<name>a<!-- c -->b</name>"), LEFT},
+      {"a CDATA section", PG_VAL("<name><![CDATA[<x>]]></name>"), LEFT},
+      {"a processing instruction", PG_VAL("<name>a<?pi x?></name>"), LEFT},
+      {"blanks that end a text", PG_VAL("<name>trail </name>"), LEFT},
+      {"blanks between elements", PG_VAL("<name>n</name>\n  <description>d</description>"), LEFT},
+      {"a carriage return", PG_VAL("<name>a\r\nb</name>"), LEFT},
+      {"a tab in an attribute value", PG_VAL("<name a=\"x\ty\">n</name>"), LEFT},
+      {"a non-ASCII element name", PG_VAL("<n\xc3\xa4me>n</n\xc3\xa4me><name>n</name>"), LEFT},
+      {"an attribute with the xml prefix", PG_VAL("<name xml:lang=\"en\">n</name>"), LEFT},
+      {"an unbound prefix", PG_VAL("<q:name>n</q:name><name>n</name>"), LEFT},
+      {"the same namespace attribute twice",
+       PG_VAL("<name xmlns:a=\"urn:x\" xmlns:b=\"urn:x\" a:t=\"1\" b:t=\"2\">n</name>"), LEFT},
+      {"a relative namespace name", PG_VAL("<name xmlns:r=\"rel\" r:t=\"1\">n</name>"), LEFT},
+      {"an object with a prefix", "<v:objects xmlns:v=\"urn:vim25\"><v:obj type=\"Folder\">f-1"
+                                  "</v:obj></v:objects>", LEFT},
+      {"the same attribute twice", PG_VAL("<name a=\"1\" a=\"2\">n</name>"), REFUSED},
+      {"an undefined entity", PG_VAL("<name>&nbsp;</name>"), REFUSED},
+      {"]]> in text", PG_VAL("<name>a]]>b</name>"), REFUSED},
+      {"a reference to a character XML does not allow", PG_VAL("<name>&#1;</name>"), REFUSED},
+      {"invalid UTF-8", PG_VAL("<name>\xc3\x28</name>"), REFUSED},
+      {"U+FFFF", PG_VAL("<name>\xef\xbf\xbf</name>"), REFUSED},
+      {"an end tag that does not match", PG_VAL("<name>n</nam>"), REFUSED},
+      {"a control character", PG_VAL("<name>a\x01</name>"), REFUSED},
+  };
+  enum { SPLIT = 4096 };
+  sb_t b = {0};
+  answer_with(&b, cases[0].object);
+  long all = scanned_as_libxml2("a plain answer", &b, SPLIT);
+  assert_true(all > 250); /* all but those the start's parser met (in two parts) */
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const scan_case_t *c = &cases[i];
+    answer_with(&b, c->object);
+    long scanned = scanned_as_libxml2(c->what, &b, SPLIT);
+    if (c->outcome == TAKEN && scanned != all)
+      fail_msg("%s: the scanner read %ld objects, not %ld", c->what, scanned, all);
+    if (c->outcome == LEFT && (scanned < 0 || scanned >= all))
+      fail_msg("%s: the scanner read %ld objects of %ld", c->what, scanned, all);
+    if (c->outcome == REFUSED && scanned != -1) fail_msg("%s: the answer was taken", c->what);
+    /* and read on in one piece after the start (no second part) */
+    if (c->outcome != REFUSED && scanned_as_libxml2(c->what, &b, b.len / 2 + 1) < 0)
+      fail_msg("%s: failed read on in one piece", c->what);
+  }
+  free(b.p);
+}
+
 int main(void) {
   xmlInitParser();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(objects_reach_the_model),
       cmocka_unit_test(refused_answers),
       cmocka_unit_test(answers_in_two_parts_are_answers_in_one),
+      cmocka_unit_test(scanner_reads_what_libxml2_reads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
