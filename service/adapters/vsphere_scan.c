@@ -12,36 +12,49 @@
 #include <libxml/parserInternals.h> /* xmlStringText: text node names */
 
 #define MAX_ATTRS 32
+/* Far below libxml2's own limits (XML_MAX_NAME_LENGTH, XML_MAX_TEXT_LENGTH,
+ * the 10 MB of an attribute value or of a tag it looks ahead in), which
+ * make it refuse an answer: what is longer, it reads. */
 #define MAX_NAME 1000
-#define MAX_TEXT ((size_t)1 << 20)
+#define MAX_TEXT ((size_t)1 << 20) /* a text, a tag */
 
 static bool is_blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-static bool name_start(unsigned char c) {
-  unsigned char l = c | 0x20; /* 'A'-'Z' to 'a'-'z' */
-  return (l >= 'a' && l <= 'z') || c == '_';
-}
+/* ASCII name characters: NAME_START may begin a name (letters, '_'),
+ * NAME_CHAR may follow (those, digits, '.', '-'). */
+enum { NAME_CHAR = 1, NAME_START = 2 };
+#define DIGITS(v) ['0'] = v, ['1'] = v, ['2'] = v, ['3'] = v, ['4'] = v, ['5'] = v, ['6'] = v, \
+                  ['7'] = v, ['8'] = v, ['9'] = v
+#define LETTERS(a, v) [a] = v, [a + 1] = v, [a + 2] = v, [a + 3] = v, [a + 4] = v, [a + 5] = v,   \
+                      [a + 6] = v, [a + 7] = v, [a + 8] = v, [a + 9] = v, [a + 10] = v,           \
+                      [a + 11] = v, [a + 12] = v, [a + 13] = v, [a + 14] = v, [a + 15] = v,       \
+                      [a + 16] = v, [a + 17] = v, [a + 18] = v, [a + 19] = v, [a + 20] = v,       \
+                      [a + 21] = v, [a + 22] = v, [a + 23] = v, [a + 24] = v, [a + 25] = v
+static const unsigned char name_tab[256] = {
+    DIGITS(NAME_CHAR), ['.'] = NAME_CHAR, ['-'] = NAME_CHAR, ['_'] = NAME_CHAR | NAME_START,
+    LETTERS('a', NAME_CHAR | NAME_START), LETTERS('A', NAME_CHAR | NAME_START),
+};
+#undef DIGITS
+#undef LETTERS
 
-static bool name_char(unsigned char c) {
-  return name_start(c) || (c >= '0' && c <= '9') || c == '.' || c == '-';
-}
+static bool name_start(unsigned char c) { return name_tab[c] & NAME_START; }
 
 /* A QName of ASCII name characters at p: its length, and in *colon the
  * prefix's length (0: no prefix). 0 when there is none, or when it goes on
  * with a character the scanner does not read in names (non-ASCII, a second
  * colon). */
 static size_t scan_qname(const char *p, const char *end, size_t *colon) {
-  const char *q = p;
+  const unsigned char *q = (const unsigned char *)p, *e = (const unsigned char *)end;
   *colon = 0;
-  if (q >= end || !name_start((unsigned char)*q)) return 0;
-  for (q++; q < end; q++) {
-    unsigned char c = (unsigned char)*q;
-    if (name_char(c)) continue;
-    if (c != ':' || *colon != 0 || q + 1 >= end || !name_start((unsigned char)q[1])) break;
-    *colon = (size_t)(q - p);
+  if (q >= e || !name_start(*q)) return 0;
+  for (q++;; q++) {
+    while (q < e && (name_tab[*q] & NAME_CHAR)) q++;
+    if (q + 1 >= e || *q != ':' || *colon != 0 || !name_start(q[1])) break;
+    *colon = (size_t)(q - (const unsigned char *)p);
   }
-  if (q >= end || (unsigned char)*q >= 0x80 || *q == ':' || q - p > MAX_NAME) return 0;
-  return (size_t)(q - p);
+  size_t len = (size_t)(q - (const unsigned char *)p);
+  if (q >= e || *q >= 0x80 || *q == ':' || len > MAX_NAME) return 0;
+  return len;
 }
 
 /* --- characters ------------------------------------------------------------ */
@@ -343,7 +356,7 @@ static xmlNode *start_tag(vs_scan_t *sc, xmlNode *parent, const char **pp, const
   for (;;) {
     const char *before = p;
     while (p < end && is_blank((unsigned char)*p)) p++;
-    if (p >= end) return NULL;
+    if (p >= end || (size_t)(p - *pp) > MAX_TEXT) return NULL;
     if (*p == '>' || *p == '/') {
       *empty = *p == '/';
       if (*empty && (p + 1 >= end || p[1] != '>')) return NULL;
@@ -439,8 +452,9 @@ static const char *object(vs_scan_t *sc, const char *p, const char *end, xmlNode
       const char *name = open[depth - 1].name;
       size_t len = open[depth - 1].len;
       if ((size_t)(end - p) < len + 3 || memcmp(p + 2, name, len) != 0) return NULL;
+      const char *tag = p;
       for (p += 2 + len; p < end && is_blank((unsigned char)*p); p++) {}
-      if (p >= end || *p != '>') return NULL;
+      if (p >= end || *p != '>' || (size_t)(p - tag) > MAX_TEXT) return NULL;
       p++;
       sc->n_ns = open[--depth].mark;
       if (depth == 0) return p;

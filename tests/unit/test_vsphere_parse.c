@@ -458,6 +458,28 @@ static void scanner_reads_what_libxml2_reads(void **state) {
     if (c->outcome != REFUSED && scanned_as_libxml2(c->what, &b, b.len / 2 + 1) < 0)
       fail_msg("%s: failed read on in one piece", c->what);
   }
+  /* past the scanner's length limits (1 MiB), well within libxml2's */
+  enum { LONG = (1 << 20) + 10 };
+  char *blanks = malloc(LONG + 1), *value = malloc(LONG + 1);
+  assert_true(blanks != NULL && value != NULL);
+  memset(blanks, ' ', LONG);
+  memset(value, 'v', LONG);
+  blanks[LONG] = value[LONG] = '\0';
+  const char *formats[] = {"<name a=\"%s\">n</name>", "<name%s>n</name>", "<name>n</name%s>"};
+  const char *what[] = {"a long attribute value", "a long start tag", "a long end tag"};
+  for (int i = 0; i < 3; i++) {
+    sb_t obj = {0}, inner = {0};
+    sb_add(&inner, formats[i], i == 0 ? value : blanks);
+    sb_add(&obj, PG_VAL("%s"), inner.p);
+    answer_with(&b, obj.p);
+    long scanned = scanned_as_libxml2(what[i], &b, SPLIT);
+    if (scanned < 0 || scanned >= all)
+      fail_msg("%s: the scanner read %ld objects of %ld", what[i], scanned, all);
+    free(obj.p);
+    free(inner.p);
+  }
+  free(blanks);
+  free(value);
   free(b.p);
 }
 
