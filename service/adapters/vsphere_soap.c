@@ -316,7 +316,8 @@ typedef struct objects_sink {
  * parser, fed from curl's write callback, so that parsing overlaps the
  * plane's sending. A property collector answer whose caller allows it
  * (vs_parts_t) is also kept whole; past its first VS_SPLIT_HEAD bytes it is
- * parsed once received, in two parts at once when large (rx_split): vCenter
+ * parsed once received, its objects by the scanner where it can
+ * (vsphere_scan.h), in two parts at once when large (rx_split): vCenter
  * and vcsim write the whole answer at once, after making it, so only a
  * second core can take a share of the ~10 ms a 2,000-port-group page takes.
  *

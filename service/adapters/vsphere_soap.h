@@ -15,7 +15,9 @@
  * Answers are parsed while they arrive (libxml2's push parser fed from
  * curl's write callback). The objects of a property collector result are
  * built one at a time in reused memory and handed to vs_retrieve's callback,
- * so a big result never exists as one tree. An answer with a DOCTYPE is
+ * so a big result never exists as one tree. The objects of a large answer
+ * are read by a scanner of our own where their XML is plain
+ * (vsphere_scan.h), libxml2 reading the rest. An answer with a DOCTYPE is
  * refused (SOAP forbids it), so no entity but the predefined ones exists.
  *
  * Memory: request buffers and parsed responses are heap memory freed by the
