@@ -1,5 +1,6 @@
 /* vsphere_parse: the vSphere adapter's response parser, exported for the
- * fuzz target tests/fuzz/fuzz_soap.c. Not used by the service itself.
+ * fuzz target tests/fuzz/fuzz_soap.c, and a counter for tests. Not used by
+ * the service itself.
  *
  * dv_vsphere_parse_switch() maps one RetrievePropertiesEx response document
  * (a whole SOAP envelope, as vCenter answers read_switch's query for one
@@ -27,5 +28,10 @@
 
 int dv_vsphere_parse_switch(const char *data, size_t len, size_t split, dv_arena_t *a,
                             dv_switch_cfg_t **out, dv_err_t *err);
+
+/* For tests: how many reads of a switch since the process started had its
+ * hosts and datacenter read on a second session while its port groups
+ * were still arriving (vsphere.c, read_live). */
+unsigned long dv_vsphere_early_reads(void);
 
 #endif

@@ -1499,12 +1499,30 @@ vs_session_t *vs_session_get(vs_client_t *c, dv_err_t *err) {
                c->timeout_ms);
     return NULL;
   }
-  if ((s->curl == NULL && session_init(s, err) != 0) ||
-      (!s->logged_in && session_login(s, err) != 0)) {
+  if (vs_session_ready(s, err) != 0) {
     vs_session_put(s);
     return NULL;
   }
   return s;
+}
+
+vs_session_t *vs_session_other(const vs_session_t *s) {
+  vs_client_t *c = s->c;
+  vs_session_t *o = NULL;
+  pthread_mutex_lock(&c->mu);
+  for (int i = 0; i < VS_POOL_SIZE; i++) { /* prefer one already logged in */
+    vs_session_t *x = &c->pool[i];
+    if (!x->in_use && (o == NULL || (x->logged_in && !o->logged_in))) o = x;
+  }
+  if (o != NULL) o->in_use = true;
+  pthread_mutex_unlock(&c->mu);
+  return o;
+}
+
+int vs_session_ready(vs_session_t *s, dv_err_t *err) {
+  if (s->curl == NULL && session_init(s, err) != 0) return -1;
+  if (!s->logged_in && session_login(s, err) != 0) return -1;
+  return 0;
 }
 
 void vs_session_put(vs_session_t *s) {

@@ -22,7 +22,8 @@
 #include <jansson.h>
 
 #include "adapters/adapter.h"
-#include "adapters/vsphere_soap.h" /* vs_parts_kept, vs_objects_scanned */
+#include "adapters/vsphere_parse.h" /* dv_vsphere_early_reads */
+#include "adapters/vsphere_soap.h"  /* vs_parts_kept, vs_objects_scanned */
 #include "model.h"
 
 #define SWITCH "DVS0"
@@ -294,10 +295,13 @@ static void test_read(void **state) {
   (void)state;
   dv_arena_t *a = dv_arena_new();
   hook_post("reset");
+  unsigned long early = dv_vsphere_early_reads();
   dv_switch_cfg_t *c = read_sw(a, SWITCH);
   /* three reads: the switches' names, the switch with its port groups,
-   * its hosts' names with the folders up to its datacenter */
+   * its hosts' names with the folders up to its datacenter, the last on
+   * another session while the port groups were still arriving */
   assert_int_equal(count_of("RetrievePropertiesEx"), 3);
+  assert_int_equal(dv_vsphere_early_reads(), early + 1);
   assert_string_equal(c->name, SWITCH);
   assert_string_equal(c->datacenter, "DC0");
   assert_int_equal(c->n_portgroups, N_PG);
@@ -410,6 +414,31 @@ static void test_paged_session_lost(void **state) {
     show(&err);
     assert_int_equal(err.code, GRPC_STATUS_UNAVAILABLE);
   }
+}
+
+/* The hosts and datacenter are read on another session, while the port
+ * groups still arrive: when vCenter fails that call, the read fails with
+ * its fault, named, as when it was made after. */
+static void test_read_hosts_fault(void **state) {
+  (void)state;
+  dv_arena_t *a = dv_arena_new();
+  (void)read_sw(a, SWITCH); /* sessions logged in */
+  hook_post("reset");
+  hook_post("fail?method=RetrievePropertiesEx&after=2&fault=ManagedObjectNotFound&in=soap");
+  unsigned long early = dv_vsphere_early_reads();
+  dv_err_t err = DV_ERR_INIT;
+  dv_switch_cfg_t *got = NULL;
+  dv_switch_ref_t ref = {.name = SWITCH};
+  int rc = ops->read_switch(plane, &ref, a, &got, &err);
+  long reads = count_of("RetrievePropertiesEx");
+  hook_post("reset");
+  show(&err);
+  assert_int_equal(rc, -1);
+  assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
+  assert_non_null(strstr(err.msg, "the hosts and datacenter of"));
+  assert_int_equal(reads, 3);
+  assert_int_equal(dv_vsphere_early_reads(), early + 1);
+  dv_arena_free(a);
 }
 
 static void test_read_unknown(void **state) {
@@ -822,6 +851,7 @@ int main(void) {
       cmocka_unit_test(test_read),
       cmocka_unit_test(test_paged_results),
       cmocka_unit_test(test_paged_session_lost),
+      cmocka_unit_test(test_read_hosts_fault),
       cmocka_unit_test(test_read_unknown),
       cmocka_unit_test(test_bad_password),
       cmocka_unit_test(test_unreachable),
