@@ -792,9 +792,15 @@ static int read_surroundings(vs_session_t *s, dv_arena_t *a, const vs_live_t *li
  * instead of after: one round trip less on every read of a switch. It
  * starts when the switch's object has been read (on_live_object, at the
  * answer's start), on a helper thread, when another session is idle at that
- * moment; else, or when it could not connect, read_live reads them after,
- * on its own session, as before. Its outcome is the call's, as if made
- * after: vCenter is asked the same thing, once. */
+ * moment; else read_live reads them after, on its own session, as before.
+ * The other session goes back to the pool as soon as its call is done.
+ *
+ * What vCenter answered is the call's outcome, as if asked after (the same
+ * request, once): the names, or its fault. Not reaching vCenter on that
+ * session is not: when it cannot log in, or its call ends UNAVAILABLE or
+ * DEADLINE_EXCEEDED (a connection dropped while idle, say), read_live asks
+ * again on its own session, which has just read the switch. The first read
+ * on a plane may log the other session in first (once per session). */
 struct early {
   vs_session_t *s; /* read_live's session; then the other one (started) */
   dv_arena_t *a;   /* read_live's; then the helper's own (started) */
@@ -817,11 +823,11 @@ unsigned long dv_vsphere_early_reads(void) { return atomic_load(&early_reads); }
 static void *early_main(void *arg) {
   early_t *e = arg;
   dv_err_t err = DV_ERR_INIT;
-  if (vs_session_ready(e->s, &err) != 0) {
+  if (vs_session_ready(e->s, &err) != 0)
     e->rc = EARLY_NO_SESSION;
-    return NULL;
-  }
-  e->rc = read_surroundings(e->s, e->a, &e->live, e->w, &e->hosts, &e->dc_name, &e->err);
+  else
+    e->rc = read_surroundings(e->s, e->a, &e->live, e->w, &e->hosts, &e->dc_name, &e->err);
+  vs_session_put(e->s); /* not held while the big answer is still parsed */
   return NULL;
 }
 
@@ -859,13 +865,14 @@ fail: /* a stays deferred to the call's arena */
 }
 
 /* After the switch's answer: wait for the early read. true when its
- * outcome counts (it was made, on a session that could connect, for the
- * switch read). */
+ * outcome counts: vCenter answered it, for the switch read. */
 static bool early_join(early_t *e) {
   if (!e->started) return false;
   pthread_join(e->thread, NULL);
-  vs_session_put(e->s);
   if (e->rc == EARLY_NO_SESSION || e->stale) return false;
+  if (e->rc != 0 && (e->err.code == GRPC_STATUS_UNAVAILABLE ||
+                     e->err.code == GRPC_STATUS_DEADLINE_EXCEEDED))
+    return false;
   atomic_fetch_add(&early_reads, 1);
   return true;
 }

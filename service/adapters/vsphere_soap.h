@@ -123,10 +123,10 @@ const char *vs_client_plane(const vs_client_t *c);
 vs_session_t *vs_session_get(vs_client_t *c, dv_err_t *err);
 void vs_session_put(vs_session_t *s); /* NULL-safe */
 
-/* Another idle session of s's plane, taken without waiting (NULL: none is
- * idle), not yet connected or logged in: call vs_session_ready before using
- * it (it may take a while; not on the caller's time), and vs_session_put it
- * either way. */
+/* Another idle session of s's plane (one logged in if any), taken without
+ * waiting (NULL: none is idle). Call vs_session_ready before using it (a
+ * connection and a login, the first time), and vs_session_put it either
+ * way. */
 vs_session_t *vs_session_other(const vs_session_t *s);
 /* Connect and log in a session taken with vs_session_other, if needed. */
 int vs_session_ready(vs_session_t *s, dv_err_t *err);

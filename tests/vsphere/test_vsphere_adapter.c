@@ -441,6 +441,29 @@ static void test_read_hosts_fault(void **state) {
   dv_arena_free(a);
 }
 
+/* ... but when that call cannot reach vCenter (UNAVAILABLE: here vcsim's
+ * HostCommunication fault), the read asks again on its own session, after,
+ * and reads the switch. */
+static void test_read_hosts_unavailable(void **state) {
+  (void)state;
+  dv_arena_t *a = dv_arena_new();
+  dv_switch_cfg_t *want = read_sw(a, SWITCH); /* sessions logged in */
+  hook_post("reset");
+  hook_post("fail?method=RetrievePropertiesEx&after=2&fault=HostCommunication&in=soap");
+  unsigned long early = dv_vsphere_early_reads();
+  dv_err_t err = DV_ERR_INIT;
+  dv_switch_cfg_t *got = NULL;
+  dv_switch_ref_t ref = {.name = SWITCH};
+  int rc = ops->read_switch(plane, &ref, a, &got, &err);
+  long reads = count_of("RetrievePropertiesEx");
+  hook_post("reset");
+  if (rc != 0) fail_msg("read: %s", err.msg);
+  assert_true(cfg_equal(a, got, want));
+  assert_int_equal(reads, 4); /* the early read, then the same again after */
+  assert_int_equal(dv_vsphere_early_reads(), early);
+  dv_arena_free(a);
+}
+
 static void test_read_unknown(void **state) {
   (void)state;
   dv_arena_t *a = dv_arena_new();
@@ -852,6 +875,7 @@ int main(void) {
       cmocka_unit_test(test_paged_results),
       cmocka_unit_test(test_paged_session_lost),
       cmocka_unit_test(test_read_hosts_fault),
+      cmocka_unit_test(test_read_hosts_unavailable),
       cmocka_unit_test(test_read_unknown),
       cmocka_unit_test(test_bad_password),
       cmocka_unit_test(test_unreachable),
