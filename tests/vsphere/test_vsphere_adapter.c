@@ -416,22 +416,33 @@ static void test_paged_session_lost(void **state) {
   }
 }
 
-/* The hosts and datacenter are read on another session, while the port
- * groups still arrive: when vCenter fails that call, the read fails with
- * its fault, named, as when it was made after. */
+/* Read SWITCH with vcsim answering the third RetrievePropertiesEx (its
+ * hosts and datacenter, read on another session while the port groups
+ * still arrive) with fault; *reads: how many RetrievePropertiesEx it made. */
+static int read_with_hosts_fault(dv_arena_t *a, const char *fault, dv_switch_cfg_t **got,
+                                 dv_err_t *err, long *reads) {
+  char path[128];
+  snprintf(path, sizeof path, "fail?method=RetrievePropertiesEx&after=2&fault=%s&in=soap", fault);
+  hook_post("reset");
+  hook_post(path);
+  dv_switch_ref_t ref = {.name = SWITCH};
+  int rc = ops->read_switch(plane, &ref, a, got, err);
+  *reads = count_of("RetrievePropertiesEx");
+  hook_post("reset");
+  return rc;
+}
+
+/* When vCenter fails that call, the read fails with its fault, named, as
+ * when it was made after. */
 static void test_read_hosts_fault(void **state) {
   (void)state;
   dv_arena_t *a = dv_arena_new();
   (void)read_sw(a, SWITCH); /* sessions logged in */
-  hook_post("reset");
-  hook_post("fail?method=RetrievePropertiesEx&after=2&fault=ManagedObjectNotFound&in=soap");
   unsigned long early = dv_vsphere_early_reads();
   dv_err_t err = DV_ERR_INIT;
   dv_switch_cfg_t *got = NULL;
-  dv_switch_ref_t ref = {.name = SWITCH};
-  int rc = ops->read_switch(plane, &ref, a, &got, &err);
-  long reads = count_of("RetrievePropertiesEx");
-  hook_post("reset");
+  long reads;
+  int rc = read_with_hosts_fault(a, "ManagedObjectNotFound", &got, &err, &reads);
   show(&err);
   assert_int_equal(rc, -1);
   assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
@@ -441,23 +452,19 @@ static void test_read_hosts_fault(void **state) {
   dv_arena_free(a);
 }
 
-/* ... but when that call cannot reach vCenter (UNAVAILABLE: here vcsim's
+/* ... but when it cannot reach vCenter (UNAVAILABLE: here vcsim's
  * HostCommunication fault), the read asks again on its own session, after,
  * and reads the switch. */
 static void test_read_hosts_unavailable(void **state) {
   (void)state;
   dv_arena_t *a = dv_arena_new();
   dv_switch_cfg_t *want = read_sw(a, SWITCH); /* sessions logged in */
-  hook_post("reset");
-  hook_post("fail?method=RetrievePropertiesEx&after=2&fault=HostCommunication&in=soap");
   unsigned long early = dv_vsphere_early_reads();
   dv_err_t err = DV_ERR_INIT;
   dv_switch_cfg_t *got = NULL;
-  dv_switch_ref_t ref = {.name = SWITCH};
-  int rc = ops->read_switch(plane, &ref, a, &got, &err);
-  long reads = count_of("RetrievePropertiesEx");
-  hook_post("reset");
-  if (rc != 0) fail_msg("read: %s", err.msg);
+  long reads;
+  if (read_with_hosts_fault(a, "HostCommunication", &got, &err, &reads) != 0)
+    fail_msg("read: %s", err.msg);
   assert_true(cfg_equal(a, got, want));
   assert_int_equal(reads, 4); /* the early read, then the same again after */
   assert_int_equal(dv_vsphere_early_reads(), early);
