@@ -100,7 +100,7 @@ static int push_str(dv_arena_t *a, char ***arr, size_t *n, size_t *cap, const ch
   return d != NULL ? dv_arena_push(a, (void ***)arr, n, cap, d) : -1;
 }
 
-/* ref's strings copied into a. */
+/* ref's strings copied into a (NULL ones as ""). */
 static int moref_copy(dv_arena_t *a, vs_moref_t ref, vs_moref_t *out) {
   out->type = dv_arena_strdup(a, ref.type);
   out->value = dv_arena_strdup(a, ref.value);
@@ -646,7 +646,6 @@ typedef struct names_ctx {
   dv_arena_t *a;
   vs_named_t *v;
   size_t n, cap;
-  const char *parent_type, *parent_value; /* the last object's parent (find_datacenter) */
 } names_ctx_t;
 
 static int on_named(void *ctx, const xmlNode *objects, dv_err_t *err) {
@@ -661,11 +660,8 @@ static int on_named(void *ctx, const xmlNode *objects, dv_err_t *err) {
   while (vs_prop_next(objects, &cur, &p)) {
     if (strcmp(p.name, "name") == 0 && (h->name = vs_text_dup(x->a, p.val)) == NULL)
       return DV_NOMEM(err);
-    if (strcmp(p.name, "parent") == 0) {
-      if (vs_moref_dup(x->a, p.val, &h->parent) != 0) return DV_NOMEM(err);
-      x->parent_type = h->parent.type;
-      x->parent_value = h->parent.value;
-    }
+    if (strcmp(p.name, "parent") == 0 && vs_moref_dup(x->a, p.val, &h->parent) != 0)
+      return DV_NOMEM(err);
   }
   x->n++;
   return 0;
@@ -713,8 +709,7 @@ static int find_datacenter(vs_session_t *s, dv_arena_t *a, vs_moref_t start, vs_
       *dc_name = x.n > 0 ? x.v[0].name : "";
       return 0;
     }
-    cur.type = x.parent_type;
-    cur.value = x.parent_value;
+    cur = x.n > 0 ? x.v[x.n - 1].parent : (vs_moref_t){NULL, NULL};
   }
   return 0; /* not under a datacenter (not in vCenter): leave it empty */
 }
@@ -729,6 +724,11 @@ static int cmp_str(const void *x, const void *y) {
   return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
+/* Whether live names a parent (the folder the switch is in). */
+static bool has_parent(const vs_live_t *live) {
+  return live->parent.value != NULL && live->parent.value[0] != '\0';
+}
+
 /* The names of a switch's member hosts and of the datacenter above it, in
  * one call: the hosts by reference, and the switch's folder with every
  * ancestor (ManagedEntity.parent, followed up to the root). When that
@@ -740,8 +740,7 @@ static int read_surroundings(vs_session_t *s, dv_arena_t *a, const vs_live_t *li
   memset(x, 0, sizeof *x);
   x->a = a;
   *dc_name = "";
-  bool has_parent = live->parent.value != NULL && live->parent.value[0] != '\0';
-  if (live->n_member_refs == 0 && !has_parent) return 0;
+  if (live->n_member_refs == 0 && !has_parent(live)) return 0;
   vs_buf_t spec = {0};
   vs_buf_puts(&spec,
               "<propSet><type>HostSystem</type><pathSet>name</pathSet></propSet>"
@@ -753,7 +752,7 @@ static int read_surroundings(vs_session_t *s, dv_arena_t *a, const vs_live_t *li
     vs_put_moref(&spec, "obj", live->member_refs[i]);
     vs_buf_puts(&spec, "</objectSet>");
   }
-  if (has_parent) {
+  if (has_parent(live)) {
     vs_buf_puts(&spec, "<objectSet>");
     vs_put_moref(&spec, "obj", live->parent);
     vs_buf_puts(&spec,
@@ -766,7 +765,7 @@ static int read_surroundings(vs_session_t *s, dv_arena_t *a, const vs_live_t *li
                ? DV_NOMEM(err)
                : vs_retrieve(s, about, spec.p, spec.len, on_named, NULL, x, err);
   vs_buf_free(&spec);
-  if (rc != 0 || !has_parent) return rc;
+  if (rc != 0 || !has_parent(live)) return rc;
   /* up from the switch's folder through what the answer holds */
   vs_moref_t cur = live->parent;
   for (int depth = 0; depth < 32 && cur.value != NULL && cur.value[0] != '\0'; depth++) {
@@ -837,8 +836,7 @@ static void early_start(early_t *e, const vs_live_t *live) {
     e->stale = true; /* read as in one piece: the later object wins */
     return;
   }
-  bool has_parent = live->parent.value != NULL && live->parent.value[0] != '\0';
-  if (live->n_member_refs == 0 && !has_parent) return;
+  if (live->n_member_refs == 0 && !has_parent(live)) return;
   dv_arena_t *a = dv_arena_new();
   vs_session_t *o = a != NULL ? vs_session_other(e->s) : NULL;
   if (o == NULL || dv_arena_defer(e->a, free_arena, a) != 0) {
@@ -846,8 +844,7 @@ static void early_start(early_t *e, const vs_live_t *live) {
     dv_arena_free(a);
     return;
   }
-  e->live.parent = live->parent;
-  if (has_parent && moref_copy(a, live->parent, &e->live.parent) != 0) goto fail;
+  if (moref_copy(a, live->parent, &e->live.parent) != 0) goto fail;
   e->live.member_refs = dv_arena_alloc(a, (live->n_member_refs + 1) * sizeof *live->member_refs);
   if (e->live.member_refs == NULL) goto fail;
   for (size_t i = 0; i < live->n_member_refs; i++)

@@ -229,15 +229,17 @@ static bool plain_uri(const char *u, size_t n) {
   return true;
 }
 
+/* Whether ns is bound to prefix[0..len) (len 0: the default namespace). */
+static bool ns_is(const vs_scan_ns_t *ns, const char *prefix, size_t len) {
+  return len == 0 ? ns->prefix == NULL
+                  : ns->prefix != NULL && ns->prefix_len == len && memcmp(ns->prefix, prefix, len) == 0;
+}
+
 /* The innermost namespace in scope for prefix[0..len) (len 0: the
  * default namespace); NULL when none. */
 static vs_scan_ns_t *ns_find(vs_scan_t *sc, const char *prefix, size_t len) {
-  for (size_t i = sc->n_ns; i-- > 0;) {
-    vs_scan_ns_t *ns = &sc->ns[i];
-    if (len == 0 ? ns->prefix == NULL
-                 : ns->prefix != NULL && ns->prefix_len == len && memcmp(ns->prefix, prefix, len) == 0)
-      return ns;
-  }
+  for (size_t i = sc->n_ns; i-- > 0;)
+    if (ns_is(&sc->ns[i], prefix, len)) return &sc->ns[i];
   return NULL;
 }
 
@@ -307,12 +309,8 @@ static bool declare(vs_scan_t *sc, const raw_attr_t *a, size_t mark) {
   if (prefix != NULL && ((len == 3 && memcmp(prefix, "xml", 3) == 0) ||
                          (len == 5 && memcmp(prefix, "xmlns", 5) == 0)))
     return false;
-  for (size_t i = mark; i < sc->n_ns; i++) { /* declared twice on one element */
-    const vs_scan_ns_t *d = &sc->ns[i];
-    if (prefix == NULL ? d->prefix == NULL
-                       : d->prefix != NULL && d->prefix_len == len && memcmp(d->prefix, prefix, len) == 0)
-      return false;
-  }
+  for (size_t i = mark; i < sc->n_ns; i++) /* declared twice on one element */
+    if (ns_is(&sc->ns[i], prefix, len)) return false;
   sc->ns[sc->n_ns++] = (vs_scan_ns_t){prefix, len, a->value, a->value_len, NULL, false};
   return true;
 }
