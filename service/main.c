@@ -33,6 +33,10 @@ static void tune_malloc(void) {
 }
 
 int main(int argc, char **argv) {
+  if (dv_tls_process_init() != 0) {
+    fprintf(stderr, "dvsconfd: OpenSSL did not start\n");
+    return 1;
+  }
   tune_malloc();
   dv_config_t cfg;
   dv_err_t err = DV_ERR_INIT;

@@ -6,8 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 static volatile sig_atomic_t reload_requested;
 static int loaded_once;
+
+int dv_tls_process_init(void) {
+  return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) == 1 ? 0 : -1;
+}
 
 void dv_tls_request_reload(void) {
   reload_requested = 1;
