@@ -202,8 +202,8 @@ int dv_op_put_version(dv_ctx_t *c, const Dvsconf__V1__PutVersionRequest *req,
   return put_stored(c, &put, out, err);
 }
 
-int dv_op_put_version_packed(dv_ctx_t *c, const uint8_t *bytes, size_t len,
-                             Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
+static int put_packed(dv_ctx_t *c, const uint8_t *bytes, size_t len,
+                      Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
   /* The config apart, the request is small: decoded as usual. The config
    * goes through intake.h, which decodes only the port groups that the
    * switch's latest version does not already hold. */
@@ -236,6 +236,10 @@ int dv_op_put_version_packed(dv_ctx_t *c, const uint8_t *bytes, size_t len,
   if (dv_store_latest_split(c->store, c->arena, req->plane, in.settings->uuid, &known,
                             &ignored) != 0)
     known = NULL;
+  /* PostgreSQL locks the switch's history while the port groups are
+   * decoded (dv_store_put_begin) */
+  if (in.settings->uuid[0] != '\0')
+    (void)dv_store_put_begin(c->store, req->plane, in.settings->uuid, &ignored);
   if ((rc = dv_intake_finish(c->arena, &in, known, err)) != 0) goto done;
   dv_put_t put = {req->plane, in.settings, req->scope, req->note, labels, req->n_labels,
                   in.canon, in.canon_len, &in.split};
@@ -249,6 +253,13 @@ whole: /* what intake does not read at the wire level: decoded whole, as any req
                       dvsconf__v1__put_version_request__descriptor.name);
   if (dv_validate_strings(&req->base, err) != 0) return -1;
   return dv_op_put_version(c, req, out, err);
+}
+
+int dv_op_put_version_packed(dv_ctx_t *c, const uint8_t *bytes, size_t len,
+                             Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
+  int rc = put_packed(c, bytes, len, out, err);
+  dv_store_put_abandon(c->store); /* sent ahead for a request refused after all */
+  return rc;
 }
 
 /* ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -95,8 +96,14 @@ dv_listcache_t *dv_store_lists(const dv_store_t *s) {
   return s != NULL ? s->lists : NULL;
 }
 
+/* A put's first round trip sent ahead (dv_store_put_begin): freed, or
+ * dropped (rolled back) by any other statement on the store. */
+static void put_ahead_free(dv_store_t *s);
+static void put_ahead_drop(dv_store_t *s);
+
 void dv_store_close(dv_store_t *s) {
   if (s == NULL) return;
+  put_ahead_free(s); /* a transaction left open ends with the connection */
   set_cancel(s, NULL);
   pthread_mutex_destroy(&s->cancel_mu);
   if (s->conn != NULL) PQfinish(s->conn);
@@ -166,6 +173,7 @@ static PGresult *exec(dv_store_t *s, const char *sql, int n, const char *const *
 PGresult *store_query(dv_store_t *s, const char *sql, int n, const char *const *vals,
                       const int *lens, const int *fmts, int result_binary, ExecStatusType want,
                       const char *what, dv_err_t *err) {
+  put_ahead_drop(s);
   for (int attempt = 0;; attempt++) {
     if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
       if (s->in_tx) {
@@ -207,6 +215,7 @@ int store_begin(dv_store_t *s, dv_err_t *err) {
 static bool is_sql(const char *sql, const char *word) { return strcmp(sql, word) == 0; }
 
 int store_pipe_send(dv_store_t *s, const store_stmt_t *stmts, int n, dv_err_t *err) {
+  put_ahead_drop(s);
   if (n < 1 || n > STORE_MAX_PIPE)
     return dv_err_set(err, GRPC_STATUS_INTERNAL, "store: %d statements in one pipeline", n);
   if (!s->in_tx && (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) &&
@@ -1016,8 +1025,83 @@ static int put_finish(dv_store_t *s, const store_stmt_t *store, const dv_audit_t
   return store_pipe_finish(s, store != NULL ? 0 : -1, kept, err);
 }
 
+/* A put's first round trip: begin, and lock the switch's history and read
+ * its latest version in one statement (LOCK_LATEST_SQL): concurrent writers
+ * of one switch, in this process or another, take turns here, so numbers
+ * stay gapless. lp: plane and uuid, alive until the pipeline is finished. */
+static int put_head_send(dv_store_t *s, const char *const lp[2], dv_err_t *err) {
+  const store_stmt_t head[] = {
+      {"BEGIN", 0, NULL, NULL, NULL, PGRES_COMMAND_OK, "begin a transaction"},
+      /* a put's statements are all lookups and writes by key: their plans
+       * do not depend on the values, so none is planned again (a fresh
+       * connection planned the lock for 0.3-1 ms, five times over) */
+      {"SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL, NULL, NULL, PGRES_COMMAND_OK,
+       "choose generic plans"},
+      {LOCK_LATEST_SQL, 2, lp, NULL, NULL, PGRES_TUPLES_OK, "lock a switch's history"}};
+  return store_pipe_send(s, head, 3, err);
+}
+
+static void put_ahead_free(dv_store_t *s) {
+  free(s->ahead.plane);
+  free(s->ahead.uuid);
+  s->ahead = (struct put_ahead){0};
+}
+
+/* How long a round trip sent ahead and not used is waited for before it is
+ * cancelled: PostgreSQL answers a pipeline at its end, so no answer yet
+ * means that the lock is being waited for, behind another writer. */
+#define AHEAD_WAIT_MS 20
+
+/* A round trip sent ahead and not used: its results read, its transaction
+ * rolled back. */
+static void put_ahead_drop(dv_store_t *s) {
+  if (!s->ahead.sent) return;
+  s->ahead.sent = false;
+  if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK && PQisBusy(s->conn)) {
+    struct pollfd p = {.fd = PQsocket(s->conn), .events = POLLIN};
+    if (poll(&p, 1, AHEAD_WAIT_MS) == 0) dv_store_cancel(s, 0);
+  }
+  dv_err_t ignored = DV_ERR_INIT;
+  store_pipe_finish(s, -1, NULL, &ignored);
+  store_rollback(s);
+  put_ahead_free(s);
+}
+
+void dv_store_put_abandon(dv_store_t *s) {
+  if (s != NULL) put_ahead_drop(s);
+}
+
+int dv_store_put_begin(dv_store_t *s, const char *plane, const char *uuid, dv_err_t *err) {
+  put_ahead_drop(s);
+  dv_store_after_reply(s); /* one pending version at a time */
+  s->ahead.plane = strdup(plane);
+  s->ahead.uuid = strdup(uuid);
+  if (s->ahead.plane == NULL || s->ahead.uuid == NULL) {
+    put_ahead_free(s);
+    return DV_NOMEM(err);
+  }
+  s->ahead.params[0] = s->ahead.plane;
+  s->ahead.params[1] = s->ahead.uuid;
+  if (put_head_send(s, s->ahead.params, err) != 0) {
+    put_ahead_free(s);
+    return -1;
+  }
+  s->ahead.sent = true;
+  return 0;
+}
+
+static int put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
+                       dv_version_info_t **out, bool *unchanged, dv_err_t *err);
+
 int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
                          dv_version_info_t **out, bool *unchanged, dv_err_t *err) {
+  int rc = put_version(s, a, put, out, unchanged, err);
+  put_ahead_drop(s); /* sent ahead for a put that failed before using it */
+  return rc;
+}
+
+static int put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
+                       dv_version_info_t **out, bool *unchanged, dv_err_t *err) {
   dv_switch_cfg_t *cfg = put->config;
   const uint8_t *canon = put->canon;
   size_t canon_len = put->canon_len;
@@ -1043,20 +1127,16 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   char lineage[24];
   *unchanged = false;
   /* Lock the switch's history and read its latest version, in one
-   * statement: concurrent writers of one switch, in this process or
-   * another, take turns here, so numbers stay gapless. It is sent with the
-   * BEGIN, and the checksum is computed while PostgreSQL runs them. A new
-   * switch is recorded first (ensure_lineage), then locked the same way. */
+   * statement (put_head_send), unless dv_store_put_begin sent it ahead.
+   * The checksum is computed while PostgreSQL runs it. A new switch is
+   * recorded first (ensure_lineage), then locked the same way. */
   const char *lp[] = {put->plane, cfg->uuid};
-  const store_stmt_t head[] = {
-      {"BEGIN", 0, NULL, NULL, NULL, PGRES_COMMAND_OK, "begin a transaction"},
-      /* a put's statements are all lookups and writes by key: their plans
-       * do not depend on the values, so none is planned again (a fresh
-       * connection planned the lock for 0.3-1 ms, five times over) */
-      {"SET LOCAL plan_cache_mode = force_generic_plan", 0, NULL, NULL, NULL, PGRES_COMMAND_OK,
-       "choose generic plans"},
-      {LOCK_LATEST_SQL, 2, lp, NULL, NULL, PGRES_TUPLES_OK, "lock a switch's history"}};
-  if (store_pipe_send(s, head, 3, err) != 0) return -1;
+  bool ahead = s->ahead.sent && strcmp(s->ahead.plane, put->plane) == 0 &&
+               strcmp(s->ahead.uuid, cfg->uuid) == 0;
+  if (ahead) {
+    s->ahead.sent = false; /* its results are read below */
+    s->puts_ahead++;
+  } else if (put_head_send(s, lp, err) != 0) return -1;
   /* resumed where the switch's latest version, when cached, stops having
    * the same bytes (model.h: dv_sha256_marked) */
   const dv_wire_cfg_t *like = cached_latest_split(s, a, put->plane, cfg->uuid);
@@ -1069,7 +1149,9 @@ int dv_store_put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   }
   dv_sha256_marked(a, canon, canon_len, like != NULL ? like->sha_marks : NULL,
                    like != NULL ? like->sha_marks_len : 0, same, &marks, &marks_len, sum);
-  if (store_pipe_finish(s, 2, &r, err) != 0) goto cleanup;
+  int got = store_pipe_finish(s, 2, &r, err);
+  put_ahead_free(s); /* its parameters: read again only by a retried pipeline */
+  if (got != 0) goto cleanup;
   if (PQntuples(r) == 0) {
     PQclear(r);
     r = NULL;

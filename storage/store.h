@@ -84,6 +84,20 @@ typedef struct dv_put {
   const dv_audit_t *audit;
 } dv_put_t;
 
+/* Send the first round trip of a put of (plane, uuid)'s next version now:
+ * the transaction begins and PostgreSQL locks the switch's history and
+ * reads its latest version while the caller still prepares the version.
+ * The next dv_store_put_version of that switch on this store goes on from
+ * there. dv_store_put_abandon, or any other statement on the store, rolls
+ * it back. Errors only mean that nothing was sent ahead. */
+int dv_store_put_begin(dv_store_t *s, const char *plane, const char *uuid, dv_err_t *err);
+
+/* Roll back what dv_store_put_begin sent, if no put went on from it (the
+ * request was refused). A lock that PostgreSQL is still waiting for after
+ * a few milliseconds, because another writer holds it, is cancelled rather
+ * than waited for. NULL-safe; nothing sent ahead: a no-op. */
+void dv_store_put_abandon(dv_store_t *s);
+
 /* Store config as the next version of its switch (found by plane + uuid,
  * or an alias recorded by a create-original import), unless it equals the
  * switch's latest version: then *unchanged = true and *out is that version.

@@ -49,6 +49,15 @@ struct dv_store {
   PGcancel *cancel;
   int64_t stmt_started_ms; /* under cancel_mu: when the running statement began; 0: none */
   store_pipe_t pipe; /* what store_pipe_send sent, for store_pipe_finish */
+  /* dv_store_put_begin: a put's first round trip, sent ahead; the plane and
+   * uuid whose history it locks, copied (its parameters, which a retried
+   * pipeline reads again). sent: its results are still to be read. */
+  struct put_ahead {
+    bool sent;
+    char *plane, *uuid;
+    const char *params[2];
+  } ahead;
+  long puts_ahead; /* puts that went on from a round trip sent ahead (for tests) */
   /* dv_store_defer_caching: the version to cache after the reply, its data
    * in the caller's arena; pending.info NULL: none */
   bool defer_caching;

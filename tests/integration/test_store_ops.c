@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -777,18 +778,138 @@ static void unclean_pipeline_drops_its_connection(void **state) {
   dv_store_close(s);
 }
 
-/* PutVersion through intake, as the server calls it: the version's id. */
-static const char *put_packed(dv_ctx_t *ctx, dv_switch_cfg_t *c) {
+/* PutVersion through intake, as the server calls it. */
+static int put_packed_rc(dv_ctx_t *ctx, dv_switch_cfg_t *c, Dvsconf__V1__ExportResponse **resp,
+                         dv_err_t *err) {
   Dvsconf__V1__PutVersionRequest req = DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
   req.plane = "fake";
   req.config = c;
   size_t len = dvsconf__v1__put_version_request__get_packed_size(&req);
   uint8_t *buf = dv_arena_alloc(ctx->arena, len + 1);
   dvsconf__v1__put_version_request__pack(&req, buf);
-  Dvsconf__V1__ExportResponse *resp = NULL;
+  *resp = NULL;
+  return dv_op_put_version_packed(ctx, buf, len, resp, err);
+}
+
+/* The same, that must succeed: the version's id. */
+static const char *put_packed(dv_ctx_t *ctx, dv_switch_cfg_t *c) {
+  Dvsconf__V1__ExportResponse *resp;
   dv_err_t err = DV_ERR_INIT;
-  if (dv_op_put_version_packed(ctx, buf, len, &resp, &err) != 0) fail_msg("put: %s", err.msg);
+  if (put_packed_rc(ctx, c, &resp, &err) != 0) fail_msg("put: %s", err.msg);
   return resp->version->id;
+}
+
+/* What the store's own connection is doing: "idle", "idle in transaction"... */
+static char *backend_state(dv_store_t *s) {
+  char pid[16];
+  snprintf(pid, sizeof pid, "%d", PQbackendPID(s->conn));
+  const char *p[] = {pid};
+  PGresult *r = sql("SELECT state FROM pg_stat_activity WHERE pid = $1", 1, p);
+  static char state[64];
+  snprintf(state, sizeof state, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "(gone)");
+  PQclear(r);
+  return state;
+}
+
+typedef struct refused_put {
+  dv_ctx_t *ctx;
+  dv_switch_cfg_t *config;
+  int rc;
+  dv_err_t err;
+} refused_put_t;
+
+static void *put_in_thread(void *arg) {
+  refused_put_t *p = arg;
+  Dvsconf__V1__ExportResponse *resp;
+  p->rc = put_packed_rc(p->ctx, p->config, &resp, &p->err);
+  return NULL;
+}
+
+/* PutVersion, as the server calls it, sends BEGIN and the lock of the
+ * switch's history as soon as it knows the switch, and decodes the port
+ * groups while PostgreSQL runs them: the put goes on from there. A request
+ * refused after that leaves no transaction open, and does not wait for a
+ * lock that another writer holds; any other statement on the store rolls
+ * back a round trip sent ahead. */
+static void put_locks_ahead_while_decoding(void **state) {
+  fixture_t *f = *state;
+  dv_store_t *s = f->store;
+  dv_err_t err = DV_ERR_INIT;
+  Dvsconf__V1__ExportResponse *resp;
+  dv_switch_cfg_t *c = fake_config(f->a, "sw-ahead", "uuid-ahead", 5);
+  long ahead = s->puts_ahead;
+  put_packed(&f->ctx, c);
+  c->portgroups[1]->default_port_config->vlan->vlan_id = 11;
+  put_packed(&f->ctx, c);
+  assert_int_equal(s->puts_ahead, ahead + 2);
+
+  /* refused once the port groups are decoded */
+  c->portgroups[2]->default_port_config->vlan->vlan_id = 5000;
+  assert_int_equal(put_packed_rc(&f->ctx, c, &resp, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_string_equal(backend_state(s), "idle");
+
+  /* the same, while another writer holds the switch's history */
+  PGconn *holder = PQconnectdb(pguri);
+  PGresult *r = PQexec(holder, "BEGIN; SELECT 1 FROM switches WHERE uuid = 'uuid-ahead' FOR UPDATE");
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  PQclear(r);
+  refused_put_t p = {&f->ctx, c, 0, DV_ERR_INIT};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, put_in_thread, &p), 0);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  int waited = pthread_timedjoin_np(t, NULL, &until);
+  PQclear(PQexec(holder, "COMMIT"));
+  PQfinish(holder);
+  if (waited != 0) {
+    pthread_join(t, NULL);
+    fail_msg("a refused put waited for another writer's lock");
+  }
+  assert_int_equal(p.rc, -1);
+  assert_int_equal(p.err.code, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_string_equal(backend_state(s), "idle");
+
+  /* the history goes on, gapless */
+  c->portgroups[2]->default_port_config->vlan->vlan_id = 12;
+  dv_err_clear(&err);
+  if (put_packed_rc(&f->ctx, c, &resp, &err) != 0) fail_msg("put after refusals: %s", err.msg);
+  assert_int_equal(resp->version->number, 3);
+  assert_int_equal(s->puts_ahead, ahead + 3);
+
+  /* a round trip sent ahead, then another statement: rolled back first */
+  assert_int_equal(dv_store_put_begin(s, "fake", "uuid-ahead", &err), 0);
+  assert_string_equal(backend_state(s), "idle in transaction");
+  dv_audit_t rec = {.caller = "it", .role = "operator", .method = "PutVersion", .peer = "test",
+                    .request_id = "it-ahead-1", .target = "fake/sw-ahead", .result = "NOT_FOUND",
+                    .message = "refused"};
+  if (dv_store_audit_append(s, &rec, &err) != 0) fail_msg("audit after a begin: %s", err.msg);
+  assert_string_equal(backend_state(s), "idle");
+  assert_int_equal(count_of(AUDITS_OF, "it-ahead-1"), 1);
+
+  /* sent ahead for another switch than the one put: rolled back, then put */
+  assert_int_equal(dv_store_put_begin(s, "fake", "uuid-elsewhere", &err), 0);
+  Dvsconf__V1__PutVersionRequest req = DVSCONF__V1__PUT_VERSION_REQUEST__INIT;
+  req.plane = "fake";
+  req.config = c;
+  c->portgroups[2]->default_port_config->vlan->vlan_id = 13;
+  if (dv_op_put_version(&f->ctx, &req, &resp, &err) != 0) fail_msg("put: %s", err.msg);
+  assert_int_equal(resp->version->number, 4);
+  assert_int_equal(s->puts_ahead, ahead + 3);
+  assert_string_equal(backend_state(s), "idle");
+
+  /* the connection died while idle: what is sent ahead is sent again, on a
+   * new one */
+  char pid[16];
+  snprintf(pid, sizeof pid, "%d", PQbackendPID(s->conn));
+  const char *tp[] = {pid};
+  PQclear(sql("SELECT pg_terminate_backend($1::int, 5000)", 1, tp));
+  c->portgroups[2]->default_port_config->vlan->vlan_id = 14;
+  if (put_packed_rc(&f->ctx, c, &resp, &err) != 0) fail_msg("put: %s", err.msg);
+  assert_int_equal(resp->version->number, 5);
+  assert_int_equal(s->puts_ahead, ahead + 4);
+  assert_string_equal(backend_state(s), "idle");
 }
 
 /* Every digest is the SHA-256 of its port group's bytes. */
@@ -1080,6 +1201,7 @@ int main(void) {
       cmocka_unit_test(audit_record_commits_with_the_version),
       cmocka_unit_test(put_pipelines_are_all_or_nothing),
       cmocka_unit_test(unclean_pipeline_drops_its_connection),
+      cmocka_unit_test(put_locks_ahead_while_decoding),
       cmocka_unit_test(cached_splits_carry_port_group_digests),
       cmocka_unit_test(checksums_resumed_from_marks_are_the_bytes_own),
       cmocka_unit_test(reads_fold_at_the_wire_level),
