@@ -133,8 +133,8 @@ static int store_config(dv_ctx_t *c, const char *plane, dv_switch_cfg_t *cfg, in
   return store_put(c, &put, out, unchanged, err);
 }
 
-int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
-                 Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
+static int export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
+                  Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
   dv_switch_ref_t ref;
   if (switch_ref("switch_name", req->switch_name, "switch_uuid", req->switch_uuid, true, &ref,
                  err) != 0)
@@ -153,6 +153,10 @@ int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
 
   dv_switch_cfg_t *cfg;
   if (read_live(c, p, &ref, &cfg, err) != 0) return -1;
+  /* PostgreSQL locks the switch's history while the config is encoded
+   * (dv_store_put_begin) */
+  dv_err_t ignored = DV_ERR_INIT;
+  if (cfg->uuid[0] != '\0') (void)dv_store_put_begin(c->store, p->conf.name, cfg->uuid, &ignored);
   if (select_scope(c, req, cfg, err) != 0) return -1;
   Dvsconf__V1__ExportResponse *r = NEW(c, dvsconf__v1__export_response);
   if (r == NULL) return DV_NOMEM(err);
@@ -163,6 +167,13 @@ int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
   r->unchanged = unchanged;
   *out = r;
   return 0;
+}
+
+int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,
+                 Dvsconf__V1__ExportResponse **out, dv_err_t *err) {
+  int rc = export(c, req, out, err);
+  dv_store_put_abandon(c->store); /* sent ahead for an export refused after all */
+  return rc;
 }
 
 /* PutVersion's checks of the request's own fields but the plane's name

@@ -92,6 +92,18 @@ static Dvsconf__V1__ListVersionsResponse *list(fixture_t *f,
                                                       f->ctx.raw_reply_len, f->ctx.raw_reply);
 }
 
+/* What the store's own connection is doing: "idle", "idle in transaction"... */
+static char *backend_state(dv_store_t *s) {
+  char pid[16];
+  snprintf(pid, sizeof pid, "%d", PQbackendPID(s->conn));
+  const char *p[] = {pid};
+  PGresult *r = sql("SELECT state FROM pg_stat_activity WHERE pid = $1", 1, p);
+  static char state[64];
+  snprintf(state, sizeof state, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "(gone)");
+  PQclear(r);
+  return state;
+}
+
 /* Several processes starting at once on an empty database all migrate it
  * (each thread here has its own connection, as each process would). */
 static void *migrate_one(void *arg) {
@@ -159,8 +171,10 @@ static void export_unchanged_and_history(void **state) {
   dv_err_t err = DV_ERR_INIT;
   dv_plane_t *plane = f->entry.handle;
   fake_plane_add(plane, fake_config(f->a, "sw-hist", "uuid-hist", 20));
+  long ahead = f->store->puts_ahead;
   Dvsconf__V1__ExportResponse *r1 = export(f, "sw-hist", &err);
   assert_non_null(r1);
+  assert_int_equal(f->store->puts_ahead, ahead + 1); /* the lock sent while encoding */
   assert_int_equal(r1->version->number, 1);
   assert_false(r1->unchanged);
   assert_int_equal(r1->version->portgroup_count, 20);
@@ -278,6 +292,19 @@ static void bad_exports_write_nothing(void **state) {
   assert_int_equal(dv_op_export(&f->ctx, &req, &resp, &err), -1);
   assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
   assert_non_null(strstr(err.msg, "plane"));
+  /* refused once the switch was read (and its history's lock sent ahead):
+   * nothing stays open */
+  fake_plane_add(f->entry.handle, fake_config(f->a, "sw-bad", "uuid-bad", 3));
+  char *names[] = {"pg-1", "no-such-pg"};
+  req.plane = "fake";
+  req.switch_name = "sw-bad";
+  req.portgroups = names;
+  req.n_portgroups = 2;
+  dv_err_clear(&err);
+  assert_int_equal(dv_op_export(&f->ctx, &req, &resp, &err), -1);
+  assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
+  assert_non_null(strstr(err.msg, "no-such-pg"));
+  assert_string_equal(backend_state(f->store), "idle");
   r = sql("SELECT count(*) FROM versions", 0, NULL);
   assert_string_equal(PQgetvalue(r, 0, 0), before);
   PQclear(r);
@@ -797,18 +824,6 @@ static const char *put_packed(dv_ctx_t *ctx, dv_switch_cfg_t *c) {
   dv_err_t err = DV_ERR_INIT;
   if (put_packed_rc(ctx, c, &resp, &err) != 0) fail_msg("put: %s", err.msg);
   return resp->version->id;
-}
-
-/* What the store's own connection is doing: "idle", "idle in transaction"... */
-static char *backend_state(dv_store_t *s) {
-  char pid[16];
-  snprintf(pid, sizeof pid, "%d", PQbackendPID(s->conn));
-  const char *p[] = {pid};
-  PGresult *r = sql("SELECT state FROM pg_stat_activity WHERE pid = $1", 1, p);
-  static char state[64];
-  snprintf(state, sizeof state, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "(gone)");
-  PQclear(r);
-  return state;
 }
 
 typedef struct refused_put {
