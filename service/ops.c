@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -120,7 +121,12 @@ static int store_put(dv_ctx_t *c, dv_put_t *put, dv_version_info_t **out, bool *
     c->audit->target = c->audit_target;
     put->audit = c->audit;
   }
-  if (dv_store_put_version(c->store, c->arena, put, out, unchanged, err) != 0) return -1;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int rc = dv_store_put_version(c->store, c->arena, put, out, unchanged, err);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  c->store_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  if (rc != 0) return -1;
   c->audited = c->audit != NULL;
   return 0;
 }

@@ -28,6 +28,9 @@ typedef struct dv_ctx {
    * response message is then NULL) */
   const uint8_t *raw_reply;
   size_t raw_reply_len;
+  /* wall time spent storing a version (dv_store_put_version: encoding,
+   * checksum, PostgreSQL), for the call's log line; 0: none stored */
+  double store_ms;
 } dv_ctx_t;
 
 int dv_op_export(dv_ctx_t *c, const Dvsconf__V1__ExportRequest *req,

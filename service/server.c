@@ -158,6 +158,7 @@ typedef struct call {
   char request_id[72];
   char message[DV_ERR_MSG_MAX];
   struct timespec started;
+  double store_ms; /* the operation's (dv_ctx_t) */
 } call_t;
 
 static void post_request(dv_server_t *s, method_t *m);
@@ -381,6 +382,7 @@ static void handle(call_t *c, dv_store_t **store) {
         ctx.audit = &on_success;
       }
       decode_and_run(c, &ctx, &err);
+      c->store_ms = ctx.store_ms;
       if (c->method->audited && !(ctx.audited && err.code == GRPC_STATUS_OK))
         audit(c, *store, &who, &ctx, &err, peer);
     }
@@ -408,9 +410,11 @@ static void log_call(call_t *c) {
   /* the message is quoted; quotes and newlines in it are replaced */
   for (char *p = c->message; *p; p++)
     if (*p == '"' || *p == '\n' || *p == '\r') *p = '\'';
-  fprintf(stderr, "%s.%03ldZ rpc=%s peer=%s status=%s ms=%.2f req=%s%s%s%s\n", ts,
+  char store[32] = "";
+  if (c->store_ms > 0) snprintf(store, sizeof store, " store_ms=%.2f", c->store_ms);
+  fprintf(stderr, "%s.%03ldZ rpc=%s peer=%s status=%s ms=%.2f%s req=%s%s%s%s\n", ts,
           wall.tv_nsec / 1000000, c->method ? c->method->path : path, peer ? peer : "?",
-          dv_status_name(c->status), ms, c->request_id, c->message[0] ? " msg=\"" : "",
+          dv_status_name(c->status), ms, store, c->request_id, c->message[0] ? " msg=\"" : "",
           c->message, c->message[0] ? "\"" : "");
   if (c->cancelled && c->status == GRPC_STATUS_OK)
     fprintf(stderr, "  req=%s: the client cancelled or its deadline passed before the reply\n",
