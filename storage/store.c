@@ -329,6 +329,15 @@ static int pipe_rerun(dv_store_t *s, int keep, PGresult **kept, dv_err_t *err) {
   return rc;
 }
 
+/* The connection closed, and with it any transaction it had open. */
+static void drop_connection(dv_store_t *s) {
+  set_cancel(s, NULL);
+  PQfinish(s->conn);
+  s->conn = NULL;
+  s->in_tx = 0;
+  s->n_prepared = 0;
+}
+
 int store_pipe_finish(dv_store_t *s, int keep, PGresult **kept, dv_err_t *err) {
   store_pipe_t *p = &s->pipe;
   PGresult *out = NULL, *bad = NULL;
@@ -354,11 +363,7 @@ int store_pipe_finish(dv_store_t *s, int keep, PGresult **kept, dv_err_t *err) {
   /* The pipeline did not end cleanly (not all sent, results left, or the
    * connection lost): what the connection holds is not known, so it goes;
    * the next statement opens another. */
-  set_cancel(s, NULL);
-  PQfinish(s->conn);
-  s->conn = NULL;
-  s->in_tx = 0;
-  s->n_prepared = 0;
+  drop_connection(s);
   if (p->was_in_tx)
     return dv_err_set(err, GRPC_STATUS_UNAVAILABLE,
                       "PostgreSQL connection lost while trying to %s", what);
@@ -1053,17 +1058,25 @@ static void put_ahead_free(dv_store_t *s) {
 #define AHEAD_WAIT_MS 20
 
 /* A round trip sent ahead and not used: its results read, its transaction
- * rolled back. */
+ * rolled back. Never run again: on a connection that died while idle,
+ * store_pipe_finish would run it on a new one, lock wait and all; the
+ * connection closed is its rollback. */
 static void put_ahead_drop(dv_store_t *s) {
   if (!s->ahead.sent) return;
   s->ahead.sent = false;
   if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK && PQisBusy(s->conn)) {
     struct pollfd p = {.fd = PQsocket(s->conn), .events = POLLIN};
-    if (poll(&p, 1, AHEAD_WAIT_MS) == 0) dv_store_cancel(s, 0);
+    if (poll(&p, 1, AHEAD_WAIT_MS) == 0) {
+      if (s->cancel != NULL) dv_store_cancel(s, 0);
+      else drop_connection(s); /* none to cancel with (out of memory) */
+    }
   }
-  dv_err_t ignored = DV_ERR_INIT;
-  store_pipe_finish(s, -1, NULL, &ignored);
-  store_rollback(s);
+  if (s->conn != NULL) {
+    dv_err_t ignored = DV_ERR_INIT;
+    s->pipe.was_in_tx = true;
+    store_pipe_finish(s, -1, NULL, &ignored);
+    store_rollback(s);
+  }
   put_ahead_free(s);
 }
 
@@ -1073,6 +1086,9 @@ void dv_store_put_abandon(dv_store_t *s) {
 
 int dv_store_put_begin(dv_store_t *s, const char *plane, const char *uuid, dv_err_t *err) {
   put_ahead_drop(s);
+  /* a shortcut only: no connection is opened for it (the put opens one) */
+  if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
+    return dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "no PostgreSQL connection to send ahead on");
   dv_store_after_reply(s); /* one pending version at a time */
   s->ahead.plane = strdup(plane);
   s->ahead.uuid = strdup(uuid);

@@ -89,7 +89,8 @@ typedef struct dv_put {
  * reads its latest version while the caller still prepares the version.
  * The next dv_store_put_version of that switch on this store goes on from
  * there. dv_store_put_abandon, or any other statement on the store, rolls
- * it back. Errors only mean that nothing was sent ahead. */
+ * it back. Errors only mean that nothing was sent ahead (no connection is
+ * opened for it). */
 int dv_store_put_begin(dv_store_t *s, const char *plane, const char *uuid, dv_err_t *err);
 
 /* Roll back what dv_store_put_begin sent, if no put went on from it (the

@@ -263,6 +263,68 @@ static void export_unchanged_and_history(void **state) {
   assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
 }
 
+/* The number of versions and audit records of a test's switch / request. */
+static long count_of(const char *q, const char *value) {
+  const char *p[] = {value};
+  PGresult *r = sql(q, 1, p);
+  long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+  PQclear(r);
+  return n;
+}
+
+#define VERSIONS_OF "SELECT count(*) FROM versions WHERE switch_uuid = $1"
+#define AUDITS_OF "SELECT count(*) FROM audit_events WHERE request_id = $1"
+
+/* Run fn(arg) on a thread while another connection holds the history row
+ * of switch `uuid`, for hold_ms; with hold_ms 0, until fn has returned,
+ * which must be within 10 s (a call that waited for the lock would not). */
+static void while_held(const char *uuid, void *(*fn)(void *), void *arg, int hold_ms) {
+  PGconn *holder = PQconnectdb(pguri);
+  const char *p[] = {uuid};
+  PQclear(PQexec(holder, "BEGIN"));
+  PGresult *r = PQexecParams(holder, "SELECT 1 FROM switches WHERE uuid = $1 FOR UPDATE", 1, NULL,
+                             p, NULL, NULL, 0);
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  assert_int_equal(PQntuples(r), 1);
+  PQclear(r);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, fn, arg), 0);
+  int waited = 0;
+  if (hold_ms > 0) {
+    usleep((useconds_t)hold_ms * 1000);
+  } else {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    waited = pthread_timedjoin_np(t, NULL, &until);
+  }
+  PQclear(PQexec(holder, "COMMIT"));
+  PQfinish(holder);
+  if (hold_ms > 0 || waited != 0) pthread_join(t, NULL);
+  if (waited != 0) fail_msg("a refused call waited for another writer's lock");
+}
+
+static void terminate_backend(dv_store_t *s) {
+  char pid[16];
+  snprintf(pid, sizeof pid, "%d", PQbackendPID(s->conn));
+  const char *p[] = {pid};
+  PQclear(sql("SELECT pg_terminate_backend($1::int, 5000)", 1, p));
+}
+
+typedef struct export_call {
+  dv_ctx_t *ctx;
+  const Dvsconf__V1__ExportRequest *req;
+  int rc;
+  dv_err_t err;
+} export_call_t;
+
+static void *export_on_thread(void *arg) {
+  export_call_t *e = arg;
+  Dvsconf__V1__ExportResponse *resp;
+  e->rc = dv_op_export(e->ctx, e->req, &resp, &e->err);
+  return NULL;
+}
+
 static void bad_exports_write_nothing(void **state) {
   fixture_t *f = *state;
   dv_err_t err = DV_ERR_INIT;
@@ -292,22 +354,31 @@ static void bad_exports_write_nothing(void **state) {
   assert_int_equal(dv_op_export(&f->ctx, &req, &resp, &err), -1);
   assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
   assert_non_null(strstr(err.msg, "plane"));
-  /* refused once the switch was read (and its history's lock sent ahead):
-   * nothing stays open */
+  r = sql("SELECT count(*) FROM versions", 0, NULL);
+  assert_string_equal(PQgetvalue(r, 0, 0), before);
+  PQclear(r);
+
+  /* refused once the switch was read (and its history's lock sent ahead),
+   * also while another writer holds that history: nothing stays open */
   fake_plane_add(f->entry.handle, fake_config(f->a, "sw-bad", "uuid-bad", 3));
+  assert_non_null(export(f, "sw-bad", &err));
   char *names[] = {"pg-1", "no-such-pg"};
   req.plane = "fake";
   req.switch_name = "sw-bad";
   req.portgroups = names;
   req.n_portgroups = 2;
-  dv_err_clear(&err);
-  assert_int_equal(dv_op_export(&f->ctx, &req, &resp, &err), -1);
-  assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
-  assert_non_null(strstr(err.msg, "no-such-pg"));
-  assert_string_equal(backend_state(f->store), "idle");
-  r = sql("SELECT count(*) FROM versions", 0, NULL);
-  assert_string_equal(PQgetvalue(r, 0, 0), before);
-  PQclear(r);
+  export_call_t e = {&f->ctx, &req, 0, DV_ERR_INIT};
+  for (int held = 0; held < 2; held++) {
+    e.rc = 0;
+    dv_err_clear(&e.err);
+    if (held) while_held("uuid-bad", export_on_thread, &e, 0);
+    else export_on_thread(&e);
+    assert_int_equal(e.rc, -1);
+    assert_int_equal(e.err.code, GRPC_STATUS_NOT_FOUND);
+    assert_non_null(strstr(e.err.msg, "no-such-pg"));
+    assert_string_equal(backend_state(f->store), "idle");
+  }
+  assert_int_equal(count_of(VERSIONS_OF, "uuid-bad"), 1);
 }
 
 /* Several writers (each with its own connection) store versions of one
@@ -695,18 +766,6 @@ static void audit_record_commits_with_the_version(void **state) {
   PQclear(r);
 }
 
-/* The number of versions and audit records of a test's switch / request. */
-static long count_of(const char *q, const char *value) {
-  const char *p[] = {value};
-  PGresult *r = sql(q, 1, p);
-  long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-  PQclear(r);
-  return n;
-}
-
-#define VERSIONS_OF "SELECT count(*) FROM versions WHERE switch_uuid = $1"
-#define AUDITS_OF "SELECT count(*) FROM audit_events WHERE request_id = $1"
-
 /* PutVersion sends its statements in two pipelines (BEGIN + lock, then
  * insert + audit + commit). A connection that died while idle is reopened
  * and the put done whole; a statement that fails in the second pipeline
@@ -818,6 +877,20 @@ static int put_packed_rc(dv_ctx_t *ctx, dv_switch_cfg_t *c, Dvsconf__V1__ExportR
   return dv_op_put_version_packed(ctx, buf, len, resp, err);
 }
 
+typedef struct put_call {
+  dv_ctx_t *ctx;
+  dv_switch_cfg_t *config;
+  int rc;
+  dv_err_t err;
+  Dvsconf__V1__ExportResponse *resp;
+} put_call_t;
+
+static void *put_on_thread(void *arg) {
+  put_call_t *p = arg;
+  p->rc = put_packed_rc(p->ctx, p->config, &p->resp, &p->err);
+  return NULL;
+}
+
 /* The same, that must succeed: the version's id. */
 static const char *put_packed(dv_ctx_t *ctx, dv_switch_cfg_t *c) {
   Dvsconf__V1__ExportResponse *resp;
@@ -826,26 +899,19 @@ static const char *put_packed(dv_ctx_t *ctx, dv_switch_cfg_t *c) {
   return resp->version->id;
 }
 
-typedef struct refused_put {
-  dv_ctx_t *ctx;
-  dv_switch_cfg_t *config;
-  int rc;
-  dv_err_t err;
-} refused_put_t;
-
-static void *put_in_thread(void *arg) {
-  refused_put_t *p = arg;
-  Dvsconf__V1__ExportResponse *resp;
-  p->rc = put_packed_rc(p->ctx, p->config, &resp, &p->err);
-  return NULL;
+static double ms_since(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
 /* PutVersion, as the server calls it, sends BEGIN and the lock of the
  * switch's history as soon as it knows the switch, and decodes the port
- * groups while PostgreSQL runs them: the put goes on from there. A request
- * refused after that leaves no transaction open, and does not wait for a
- * lock that another writer holds; any other statement on the store rolls
- * back a round trip sent ahead. */
+ * groups while PostgreSQL runs them: the put goes on from there, also when
+ * it has to wait for the lock. A request refused after that leaves no
+ * transaction open, and does not wait for a lock that another writer holds
+ * (also when the connection had died while idle); any other statement on
+ * the store rolls back a round trip sent ahead. */
 static void put_locks_ahead_while_decoding(void **state) {
   fixture_t *f = *state;
   dv_store_t *s = f->store;
@@ -865,32 +931,21 @@ static void put_locks_ahead_while_decoding(void **state) {
   assert_string_equal(backend_state(s), "idle");
 
   /* the same, while another writer holds the switch's history */
-  PGconn *holder = PQconnectdb(pguri);
-  PGresult *r = PQexec(holder, "BEGIN; SELECT 1 FROM switches WHERE uuid = 'uuid-ahead' FOR UPDATE");
-  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-  PQclear(r);
-  refused_put_t p = {&f->ctx, c, 0, DV_ERR_INIT};
-  pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, put_in_thread, &p), 0);
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += 10;
-  int waited = pthread_timedjoin_np(t, NULL, &until);
-  PQclear(PQexec(holder, "COMMIT"));
-  PQfinish(holder);
-  if (waited != 0) {
-    pthread_join(t, NULL);
-    fail_msg("a refused put waited for another writer's lock");
-  }
+  put_call_t p = {&f->ctx, c, 0, DV_ERR_INIT, NULL};
+  while_held("uuid-ahead", put_on_thread, &p, 0);
   assert_int_equal(p.rc, -1);
   assert_int_equal(p.err.code, GRPC_STATUS_INVALID_ARGUMENT);
   assert_string_equal(backend_state(s), "idle");
 
-  /* the history goes on, gapless */
+  /* a put that waits for the lock goes on from it once it is released */
   c->portgroups[2]->default_port_config->vlan->vlan_id = 12;
-  dv_err_clear(&err);
-  if (put_packed_rc(&f->ctx, c, &resp, &err) != 0) fail_msg("put after refusals: %s", err.msg);
-  assert_int_equal(resp->version->number, 3);
+  p = (put_call_t){&f->ctx, c, 0, DV_ERR_INIT, NULL};
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while_held("uuid-ahead", put_on_thread, &p, 150);
+  if (p.rc != 0) fail_msg("put behind a lock: %s", p.err.msg);
+  assert_true(ms_since(&t0) >= 150);
+  assert_int_equal(p.resp->version->number, 3);
   assert_int_equal(s->puts_ahead, ahead + 3);
 
   /* a round trip sent ahead, then another statement: rolled back first */
@@ -914,17 +969,33 @@ static void put_locks_ahead_while_decoding(void **state) {
   assert_int_equal(s->puts_ahead, ahead + 3);
   assert_string_equal(backend_state(s), "idle");
 
-  /* the connection died while idle: what is sent ahead is sent again, on a
-   * new one */
-  char pid[16];
-  snprintf(pid, sizeof pid, "%d", PQbackendPID(s->conn));
-  const char *tp[] = {pid};
-  PQclear(sql("SELECT pg_terminate_backend($1::int, 5000)", 1, tp));
+  /* The connection died while idle, and the switch's latest version is
+   * cached (nothing else touches the connection first): what was sent
+   * ahead is sent again on a new connection for a put, and never again for
+   * a request refused. */
+  dv_vcache_t *cache = dv_vcache_new(16 << 20);
+  dv_arena_t *a = dv_arena_new(); /* holds cache references: freed before the cache */
+  dv_store_use_cache(s, cache, NULL);
+  dv_ctx_t ctx = f->ctx;
+  ctx.arena = a;
   c->portgroups[2]->default_port_config->vlan->vlan_id = 14;
-  if (put_packed_rc(&f->ctx, c, &resp, &err) != 0) fail_msg("put: %s", err.msg);
-  assert_int_equal(resp->version->number, 5);
-  assert_int_equal(s->puts_ahead, ahead + 4);
+  put_packed(&ctx, c); /* cached */
+  terminate_backend(s);
+  c->portgroups[2]->default_port_config->vlan->vlan_id = 15;
+  dv_err_clear(&err);
+  if (put_packed_rc(&ctx, c, &resp, &err) != 0) fail_msg("put after a lost connection: %s", err.msg);
+  assert_int_equal(resp->version->number, 6);
+  assert_int_equal(s->puts_ahead, ahead + 5);
   assert_string_equal(backend_state(s), "idle");
+  terminate_backend(s);
+  c->portgroups[2]->default_port_config->vlan->vlan_id = 5000;
+  p = (put_call_t){&ctx, c, 0, DV_ERR_INIT, NULL};
+  while_held("uuid-ahead", put_on_thread, &p, 0);
+  assert_int_equal(p.rc, -1);
+  assert_int_equal(p.err.code, GRPC_STATUS_INVALID_ARGUMENT);
+  dv_store_use_cache(s, NULL, NULL);
+  dv_arena_free(a);
+  dv_vcache_free(cache);
 }
 
 /* Every digest is the SHA-256 of its port group's bytes. */
