@@ -277,8 +277,10 @@ static long count_of(const char *q, const char *value) {
 
 /* Run fn(arg) on a thread while another connection holds the history row
  * of switch `uuid`, for hold_ms; with hold_ms 0, until fn has returned,
- * which must be within 10 s (a call that waited for the lock would not). */
-static void while_held(const char *uuid, void *(*fn)(void *), void *arg, int hold_ms) {
+ * which must be within 10 s (a call that waited for the lock would not).
+ * *released (may be NULL): when the holder began to let go. */
+static void while_held(const char *uuid, void *(*fn)(void *), void *arg, int hold_ms,
+                       struct timespec *released) {
   PGconn *holder = PQconnectdb(pguri);
   const char *p[] = {uuid};
   PQclear(PQexec(holder, "BEGIN"));
@@ -298,6 +300,7 @@ static void while_held(const char *uuid, void *(*fn)(void *), void *arg, int hol
     until.tv_sec += 10;
     waited = pthread_timedjoin_np(t, NULL, &until);
   }
+  if (released != NULL) clock_gettime(CLOCK_MONOTONIC, released);
   PQclear(PQexec(holder, "COMMIT"));
   PQfinish(holder);
   if (hold_ms > 0 || waited != 0) pthread_join(t, NULL);
@@ -371,7 +374,7 @@ static void bad_exports_write_nothing(void **state) {
   for (int held = 0; held < 2; held++) {
     e.rc = 0;
     dv_err_clear(&e.err);
-    if (held) while_held("uuid-bad", export_on_thread, &e, 0);
+    if (held) while_held("uuid-bad", export_on_thread, &e, 0, NULL);
     else export_on_thread(&e);
     assert_int_equal(e.rc, -1);
     assert_int_equal(e.err.code, GRPC_STATUS_NOT_FOUND);
@@ -883,11 +886,13 @@ typedef struct put_call {
   int rc;
   dv_err_t err;
   Dvsconf__V1__ExportResponse *resp;
+  struct timespec ended;
 } put_call_t;
 
 static void *put_on_thread(void *arg) {
   put_call_t *p = arg;
   p->rc = put_packed_rc(p->ctx, p->config, &p->resp, &p->err);
+  clock_gettime(CLOCK_MONOTONIC, &p->ended);
   return NULL;
 }
 
@@ -899,10 +904,8 @@ static const char *put_packed(dv_ctx_t *ctx, dv_switch_cfg_t *c) {
   return resp->version->id;
 }
 
-static double ms_since(const struct timespec *t0) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+static double ms_between(const struct timespec *t0, const struct timespec *t1) {
+  return (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) / 1e6;
 }
 
 /* PutVersion, as the server calls it, sends BEGIN and the lock of the
@@ -932,19 +935,19 @@ static void put_locks_ahead_while_decoding(void **state) {
 
   /* the same, while another writer holds the switch's history */
   put_call_t p = {&f->ctx, c, 0, DV_ERR_INIT, NULL};
-  while_held("uuid-ahead", put_on_thread, &p, 0);
+  while_held("uuid-ahead", put_on_thread, &p, 0, NULL);
   assert_int_equal(p.rc, -1);
   assert_int_equal(p.err.code, GRPC_STATUS_INVALID_ARGUMENT);
   assert_string_equal(backend_state(s), "idle");
 
-  /* a put that waits for the lock goes on from it once it is released */
+  /* a put that waits for the lock (longer than a refusal would) goes on
+   * from it once it is released */
   c->portgroups[2]->default_port_config->vlan->vlan_id = 12;
   p = (put_call_t){&f->ctx, c, 0, DV_ERR_INIT, NULL};
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  while_held("uuid-ahead", put_on_thread, &p, 150);
+  struct timespec released;
+  while_held("uuid-ahead", put_on_thread, &p, 150, &released);
   if (p.rc != 0) fail_msg("put behind a lock: %s", p.err.msg);
-  assert_true(ms_since(&t0) >= 150);
+  assert_true(ms_between(&released, &p.ended) > 0);
   assert_int_equal(p.resp->version->number, 3);
   assert_int_equal(s->puts_ahead, ahead + 3);
 
@@ -990,7 +993,7 @@ static void put_locks_ahead_while_decoding(void **state) {
   terminate_backend(s);
   c->portgroups[2]->default_port_config->vlan->vlan_id = 5000;
   p = (put_call_t){&ctx, c, 0, DV_ERR_INIT, NULL};
-  while_held("uuid-ahead", put_on_thread, &p, 0);
+  while_held("uuid-ahead", put_on_thread, &p, 0, NULL);
   assert_int_equal(p.rc, -1);
   assert_int_equal(p.err.code, GRPC_STATUS_INVALID_ARGUMENT);
   dv_store_use_cache(s, NULL, NULL);
