@@ -426,25 +426,28 @@ def hook(sdk_url, what, method="GET"):
     return json.loads(data) if what == "counts" else data
 
 
+def dvsconfd_log_lines(log, since=0):
+    """The lines of dvsconfd's log after byte offset `since`."""
+    with open(log, "rb") as f:
+        f.seek(since)
+        return f.read().decode(errors="replace").splitlines()
+
+
 def dvsconfd_log_field(log, field, rpc, since=0):
     """Values of `field` (e.g. store_ms) in the log lines of `rpc` after byte offset `since`."""
     out = []
-    with open(log, "rb") as f:
-        f.seek(since)
-        for line in f.read().decode(errors="replace").splitlines():
-            m = re.search(r"rpc=(\S+) .* %s=([\d.]+)" % field, line)
-            if m and m.group(1).endswith("/" + rpc):
-                out.append(float(m.group(2)))
+    for line in dvsconfd_log_lines(log, since):
+        m = re.search(r"rpc=(\S+) .* %s=([\d.]+)" % field, line)
+        if m and m.group(1).endswith("/" + rpc):
+            out.append(float(m.group(2)))
     return out
 
 
 def dvsconfd_log_ms(log, rpc=None, since=0):
     """[(rpc, status, ms, peer)] of log lines after byte offset `since`."""
     out = []
-    with open(log, "rb") as f:
-        f.seek(since)
-        for line in f.read().decode(errors="replace").splitlines():
-            m = re.search(r"rpc=(\S+) peer=(\S+) status=(\S+) ms=([\d.]+)", line)
-            if m and (rpc is None or m.group(1).endswith("/" + rpc)):
-                out.append((m.group(1), m.group(3), float(m.group(4)), m.group(2)))
+    for line in dvsconfd_log_lines(log, since):
+        m = re.search(r"rpc=(\S+) peer=(\S+) status=(\S+) ms=([\d.]+)", line)
+        if m and (rpc is None or m.group(1).endswith("/" + rpc)):
+            out.append((m.group(1), m.group(3), float(m.group(4)), m.group(2)))
     return out

@@ -28,8 +28,8 @@ typedef struct dv_ctx {
    * response message is then NULL) */
   const uint8_t *raw_reply;
   size_t raw_reply_len;
-  /* wall time spent storing a version (dv_store_put_version: encoding,
-   * checksum, PostgreSQL), for the call's log line; 0: none stored */
+  /* wall time spent storing a version, or trying to (dv_store_put_version:
+   * encoding, checksum, PostgreSQL), for the call's log line; 0: no put */
   double store_ms;
 } dv_ctx_t;
 

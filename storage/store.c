@@ -1089,7 +1089,6 @@ int dv_store_put_begin(dv_store_t *s, const char *plane, const char *uuid, dv_er
   /* a shortcut only: no connection is opened for it (the put opens one) */
   if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
     return dv_err_set(err, GRPC_STATUS_UNAVAILABLE, "no PostgreSQL connection to send ahead on");
-  dv_store_after_reply(s); /* one pending version at a time */
   s->ahead.plane = strdup(plane);
   s->ahead.uuid = strdup(uuid);
   if (s->ahead.plane == NULL || s->ahead.uuid == NULL) {
