@@ -1,6 +1,6 @@
 /* The ceiling for figure 4: a bare gRPC C-core unary echo server.
  *
- *   echo_server [ADDR] [THREADS]     (default 127.0.0.1:0, 2 threads)
+ *   echo_server [ADDR] [THREADS] [PGURI]    (default 127.0.0.1:0, 2 threads)
  *
  * One registered method, /bench.Echo/Echo (any path is answered the same way
  * by h2load's point of view, but only this one is registered), one completion
@@ -10,6 +10,11 @@
  * + RECV_CLOSE_ON_SERVER. 2 queue events per RPC. Prints the bound port on
  * stdout. Stops on SIGTERM/SIGINT by exiting (it is a benchmark fixture: no
  * graceful drain).
+ *
+ * With PGURI, also the floor of figures 2 and 3 (the least a durable store
+ * behind gRPC can do per version): /bench.Echo/Commit inserts one row, the
+ * request's length, into bench_floor (its own statement, so its own durable
+ * commit) on the thread's own connection, and replies with an empty message.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -22,11 +27,13 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
+#include <libpq-fe.h>
 
 #define POSTED_PER_THREAD 64
 
 typedef struct call {
-  int state; /* 0: waiting for a call, 1: reply batch in flight */
+  void *method; /* echo or commit */
+  int state;    /* 0: waiting for a call, 1: reply batch in flight */
   grpc_call *call;
   gpr_timespec deadline;
   grpc_metadata_array md;
@@ -36,10 +43,13 @@ typedef struct call {
 
 static grpc_server *server;
 static grpc_completion_queue *cq;
-static void *method;
+static void *echo, *commit;
+static const char *pguri;
+static pthread_barrier_t ready; /* the threads and main: the port is printed once all are ready */
 
-static void post(call_t *c) {
+static void post(call_t *c, void *method) {
   memset(c, 0, sizeof *c);
+  c->method = method;
   grpc_metadata_array_init(&c->md);
   grpc_call_error e = grpc_server_request_registered_call(server, method, &c->call, &c->deadline,
                                                           &c->md, &c->payload, cq, cq, c);
@@ -49,8 +59,50 @@ static void post(call_t *c) {
   }
 }
 
+static call_t *new_call(void) {
+  call_t *c = malloc(sizeof *c);
+  if (c == NULL) {
+    fprintf(stderr, "echo_server: out of memory\n");
+    exit(1);
+  }
+  return c;
+}
+
+static PGconn *connect_pg(void) {
+  PGconn *pg = PQconnectdb(pguri);
+  if (PQstatus(pg) != CONNECTION_OK) {
+    fprintf(stderr, "echo_server: %s", PQerrorMessage(pg));
+    exit(1);
+  }
+  return pg;
+}
+
+static void check(PGconn *pg, PGresult *r, const char *what) {
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    fprintf(stderr, "echo_server: %s: %s", what, PQerrorMessage(pg));
+    exit(1);
+  }
+  PQclear(r);
+}
+
+/* The floor's work: one row, committed, by a statement prepared once per
+ * connection (as dvsconfd's are). Exits on failure (a fixture). */
+static void commit_row(PGconn *pg, size_t n) {
+  char text[32];
+  snprintf(text, sizeof text, "%zu", n);
+  const char *params[1] = {text};
+  check(pg, PQexecPrepared(pg, "ins", 1, params, NULL, NULL, 0), "insert");
+}
+
 static void *loop(void *arg) {
   (void)arg;
+  PGconn *pg = NULL; /* this thread's, ready before the first call: no connect is timed */
+  if (pguri != NULL) {
+    pg = connect_pg();
+    check(pg, PQprepare(pg, "ins", "INSERT INTO bench_floor (n) VALUES ($1)", 1, NULL),
+          "prepare");
+  }
+  pthread_barrier_wait(&ready);
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
@@ -66,6 +118,11 @@ static void *loop(void *arg) {
       memset(ops, 0, sizeof ops);
       size_t n = 0;
       ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+      if (c->method == commit) {
+        commit_row(pg, c->payload != NULL ? grpc_byte_buffer_length(c->payload) : 0);
+        if (c->payload != NULL) grpc_byte_buffer_destroy(c->payload);
+        c->payload = grpc_raw_byte_buffer_create(NULL, 0); /* the reply: empty */
+      }
       if (c->payload != NULL) {
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = c->payload;
@@ -83,7 +140,7 @@ static void *loop(void *arg) {
       if (c->payload != NULL) grpc_byte_buffer_destroy(c->payload);
       grpc_metadata_array_destroy(&c->md);
       grpc_call_unref(c->call);
-      post(c);
+      post(c, c->method);
     }
   }
   return NULL;
@@ -93,6 +150,12 @@ int main(int argc, char **argv) {
   const char *addr = argc > 1 ? argv[1] : "127.0.0.1:0";
   int threads = argc > 2 ? atoi(argv[2]) : 2;
   if (threads < 1) threads = 1;
+  pguri = argc > 3 ? argv[3] : NULL;
+  if (pguri != NULL) {
+    PGconn *pg = connect_pg();
+    check(pg, PQexec(pg, "CREATE TABLE IF NOT EXISTS bench_floor (n bigint)"), "create table");
+    PQfinish(pg);
+  }
 
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -110,8 +173,11 @@ int main(int argc, char **argv) {
   server = grpc_server_create(&ch, NULL);
   cq = grpc_completion_queue_create_for_next(NULL);
   grpc_server_register_completion_queue(server, cq, NULL);
-  method = grpc_server_register_method(server, "/bench.Echo/Echo", NULL,
-                                       GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+  echo = grpc_server_register_method(server, "/bench.Echo/Echo", NULL,
+                                     GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+  if (pguri != NULL)
+    commit = grpc_server_register_method(server, "/bench.Echo/Commit", NULL,
+                                         GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
   grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
   int port = grpc_server_add_http2_port(server, addr, creds);
   grpc_server_credentials_release(creds);
@@ -120,9 +186,25 @@ int main(int argc, char **argv) {
     return 1;
   }
   grpc_server_start(server);
-  for (int i = 0; i < threads * POSTED_PER_THREAD; i++) post(malloc(sizeof(call_t)));
+  for (int i = 0; i < threads * POSTED_PER_THREAD; i++) {
+    post(new_call(), echo);
+    if (commit != NULL) post(new_call(), commit);
+  }
   pthread_t *t = calloc((size_t)threads, sizeof *t);
-  for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, loop, NULL);
+  if (t == NULL) {
+    fprintf(stderr, "echo_server: out of memory\n");
+    return 1;
+  }
+  if (pthread_barrier_init(&ready, NULL, (unsigned)threads + 1) != 0) {
+    fprintf(stderr, "echo_server: barrier\n");
+    return 1;
+  }
+  for (int i = 0; i < threads; i++)
+    if (pthread_create(&t[i], NULL, loop, NULL) != 0) {
+      fprintf(stderr, "echo_server: cannot start a thread\n");
+      return 1;
+    }
+  pthread_barrier_wait(&ready);
   printf("%d\n", port);
   fflush(stdout);
 

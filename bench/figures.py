@@ -26,6 +26,8 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 HISTORY = int(os.environ.get("BENCH_HISTORY", "300"))
 N_PG = int(os.environ.get("BENCH_PG", "5000"))
 PLANE = "vcsim"
+# the floor server's methods (echo_server.c)
+ECHO, COMMIT = "/bench.Echo/Echo", "/bench.Echo/Commit"
 
 
 def frame(msg):
@@ -55,8 +57,8 @@ def server_ms(log, since, rpc):
 
 
 # --- figures 1, 2, 3 ------------------------------------------------------------------
-def history(addr, pguri, work, log):
-    rpc = lib.Rpc(addr)
+def history(addr, pguri, work, log, floor):
+    rpc, bare = lib.Rpc(addr), lib.Rpc(floor)
     empty = lib.table_sizes(pguri)
     n_versions = int(lib.psql(pguri, "SELECT count(*) FROM versions"))
     if n_versions:
@@ -114,7 +116,11 @@ def history(addr, pguri, work, log):
     record("1b", dv_bytes, anchor=gc_bytes, n=1)
 
     # ---- figure 3 (before figure 2 adds versions): diff
+    # The floor of a call here: a tiny request to the bare echo server, also
+    # right after a git diff (a second one, so that each Diff follows one too).
     pairs = {"3a": (HISTORY - 1, HISTORY), "3b": (1, HISTORY)}
+    tiny = pb.DiffRequest(from_version_id=ids[1], to_version_id=ids[2]).SerializeToString()
+    floor_s = []
     for key, (a, b) in pairs.items():
         rpc_s, git_s, since, cpu0 = [], [], log_size(log), lib.cpu_s()
         for _ in range(REPEAT):
@@ -124,6 +130,8 @@ def history(addr, pguri, work, log):
             t = time.perf_counter()
             out = lib.git(repo, "diff", commits[a], commits[b], capture=True)
             git_s.append(time.perf_counter() - t)
+            floor_s.append(bare.path_call(ECHO, tiny))
+            lib.git(repo, "diff", commits[a], commits[b], capture=True)
         cpu = (lib.cpu_s() - cpu0) / REPEAT * 1e3
         srv = server_ms(log, since, "Diff")
         lines = sum(1 for ln in out.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))
@@ -135,16 +143,25 @@ def history(addr, pguri, work, log):
             % (median(rpc_s) * 1e3, median(srv), cpu, median(git_s) * 1e3))
         record(key, median(rpc_s) * 1e3, anchor=median(git_s) * 1e3, n=REPEAT, server_ms=median(srv),
                cpu_ms=cpu, changes=len(d.changes), git_lines=lines, pair=[a, b])
+        if key == "3a":
+            git_3a = median(git_s) * 1e3
+    say("  the floor: a tiny call to the bare echo server after a git diff: %.2f ms"
+        % (median(floor_s) * 1e3))
+    record("3f", median(floor_s) * 1e3, anchor=git_3a, n=len(floor_s))
 
     # ---- figure 2: one more version (three times the samples: cheap, and a
     # put is a few milliseconds that the machine's noise moves by one)
+    # The floor, in turn with each PutVersion and also right after a git
+    # commit: the same request bytes to the bare gRPC C-core server, which
+    # commits one row to PostgreSQL and replies (echo_server.c). What no
+    # store behind gRPC on this machine can go below.
     samples = 3 * REPEAT
-    rpc_s, git_s, since, cpu = [], [], log_size(log), 0.0
+    rpc_s, git_s, floor_s, since, cpu = [], [], [], log_size(log), 0.0
     for n in range(HISTORY + 1, HISTORY + 1 + samples):
         doc.update(lib.change_vlan(sw, n, N_PG))
+        req = pb.PutVersionRequest(plane=PLANE, config=sw, note="v%d" % n)
         cpu0 = lib.cpu_s()
-        dt, r = rpc.call("PutVersion", pb.PutVersionRequest(plane=PLANE, config=sw, note="v%d" % n),
-                         pb.ExportResponse)
+        dt, r = rpc.call("PutVersion", req, pb.ExportResponse)
         cpu += lib.cpu_s() - cpu0
         if r.version.number != n:
             raise SystemExit("PutVersion %d: got %d" % (n, r.version.number))
@@ -153,6 +170,8 @@ def history(addr, pguri, work, log):
         t = time.perf_counter()
         lib.git_store(repo, rel, text, "v%d" % n)
         git_s.append(time.perf_counter() - t)
+        floor_s.append(bare.path_call(COMMIT, req.SerializeToString()))
+        lib.git_store(repo, rel, text + "\n", "v%d again" % n)  # (the refusals below add spaces)
     logged(log, since, "PutVersion", samples)
     srv = server_ms(log, since, "PutVersion")
     stored = lib.dvsconfd_log_field(log, "store_ms", "PutVersion", since)
@@ -164,6 +183,10 @@ def history(addr, pguri, work, log):
     record("2", median(rpc_s) * 1e3, anchor=median(git_s) * 1e3, n=samples, server_ms=median(srv),
            cpu_ms=cpu)
     record("2s", median(srv), anchor=median(git_s) * 1e3, n=samples)
+    say("  the floor: the same request to the bare server that commits one row: %.2f ms; "
+        "PutVersion over it: %.2f ms" % (median(floor_s) * 1e3,
+                                         (median(rpc_s) - median(floor_s)) * 1e3))
+    record("2f", median(floor_s) * 1e3, anchor=median(git_s) * 1e3, n=samples)
     # what no server work can remove: moving the document to dvsconfd. The same
     # request for a plane that is not configured is refused (NOT_FOUND) as soon
     # as it has arrived, and so is a tiny one; both write the refusal's audit
@@ -213,22 +236,28 @@ def small(addr, work):
 
 
 # --- the machine ------------------------------------------------------------------------
-def machine(addr):
+def machine(addr, floor):
     """How this machine wakes up: the same tiny RPC (ListPlanes, no
     database) back to back and after 50 ms idle. On a VM whose idle vCPUs
     are slow to wake, the second is milliseconds, and every latency figure
-    (2, 3, 5) carries several such wake-ups (client, dvsconfd, PostgreSQL)."""
-    rpc = lib.Rpc(addr)
+    (2, 3, 5) carries several such wake-ups (client, dvsconfd, PostgreSQL).
+    The bare echo server answers the same bytes after the same idle, in
+    turn with dvsconfd: what gRPC alone costs here."""
+    rpc, bare = lib.Rpc(addr), lib.Rpc(floor)
     req = pb.ListPlanesRequest()
-    tight, idle = [], []
+    data = req.SerializeToString()
+    tight, idle, echo = [], [], []
     for _ in range(10 * REPEAT):
         tight.append(rpc.call("ListPlanes", req, pb.ListPlanesResponse)[0])
     for _ in range(6 * REPEAT):
         time.sleep(0.05)
         idle.append(rpc.call("ListPlanes", req, pb.ListPlanesResponse)[0])
-    say("a ListPlanes call: %.2f ms back to back, %.2f ms after 50 ms idle"
-        % (median(tight) * 1e3, median(idle) * 1e3))
+        time.sleep(0.05)
+        echo.append(bare.path_call(ECHO, data))
+    say("a ListPlanes call: %.2f ms back to back, %.2f ms after 50 ms idle; the bare echo server "
+        "after 50 ms idle: %.2f ms" % (median(tight) * 1e3, median(idle) * 1e3, median(echo) * 1e3))
     record("0", median(idle) * 1e3, anchor=median(tight) * 1e3, n=len(idle))
+    record("0e", median(echo) * 1e3, anchor=median(idle) * 1e3, n=len(echo))
 
 
 # --- figure 5 -------------------------------------------------------------------------
@@ -451,6 +480,8 @@ ROWS = [
     # key, figure, anchor name, format, target text, test(ratio)
     ("0", "machine: a tiny RPC after 50 ms idle (wake-ups)", "the same RPC back to back",
      fmt_ms, "(info)", None),
+    ("0e", "  the bare echo server, the same call after 50 ms idle", "dvsconfd's (row 0)",
+     fmt_ms, "(info)", None),
     ("1a", "history bytes in PostgreSQL (300 versions, 5,000 PG)", "git .git as committed",
      fmt_bytes, "(info)", None),
     ("1b", "history bytes in PostgreSQL (300 versions, 5,000 PG)", "git .git after gc --aggressive",
@@ -461,10 +492,14 @@ ROWS = [
      fmt_ms, "(info)", None),
     ("2t", "  moving the 883 KB document in (refused big - refused tiny)", "write + git add + git commit",
      fmt_ms, "(info)", None),
+    ("2f", "  floor: the request to a bare gRPC server committing 1 row", "write + git add + git commit",
+     fmt_ms, "(info)", None),
     ("3a", "Diff RPC, adjacent versions", "git diff C1 C2",
      fmt_ms, "ratio <= 0.05", lambda r: r <= 0.05),
     ("3b", "Diff RPC, first vs last version", "git diff C1 C2",
      fmt_ms, "ratio <= 0.05", lambda r: r <= 0.05),
+    ("3f", "  floor: a tiny call to the bare echo server", "git diff C1 C2 (3a)",
+     fmt_ms, "(info)", None),
     ("4a", "GetVersion, small switch (h2load)", "bare C-core echo (h2load)",
      fmt_rate, "ratio >= 0.5", lambda r: r >= 0.5),
     ("4b", "ListVersions page 50 (h2load)", "pgbench -S -M prepared TPS",

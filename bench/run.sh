@@ -24,7 +24,7 @@ W=$(mktemp -d /tmp/dvsconf-bench.XXXXXX)
 export BENCH_RESULTS=$W/results.jsonl
 export PYTHONPATH=$W/gen:$HERE PYTHONDONTWRITEBYTECODE=1
 : >"$BENCH_RESULTS"
-PGD="" VCSIM_PID="" DVS_PID="" ECHO_PID=""
+PGD="" VCSIM_PID="" DVS_PID="" ECHO_PID="" FLOOR_PID=""
 
 want() { [[ -z "${BENCH_ONLY:-}" || " $BENCH_ONLY " == *" $1 "* ]]; }
 step() { printf '\n== %s  [%s]\n' "$*" "$(date +%T)"; }
@@ -43,6 +43,7 @@ cleanup() {
   set +e
   stop_pid "$DVS_PID"
   stop_pid "$ECHO_PID"
+  stop_pid "$FLOOR_PID"
   stop_pid "$VCSIM_PID"
   [[ -n "$PGD" ]] && pg_destroy "$PGD"
   if [[ $rc -ne 0 ]]; then
@@ -80,7 +81,7 @@ cmake --build "$BUILD" -j2 --target dvsconfd >"$W/build.log" 2>&1 \
   || { tail -30 "$W/build.log"; die "build failed"; }
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -Wall -Wextra -o "$BUILD/bench_echo_server" "$HERE/echo_server.c" \
-  $(pkg-config --cflags --libs grpc gpr) -Wl,--as-needed -lpthread \
+  $(pkg-config --cflags --libs grpc gpr libpq) -Wl,--as-needed -lpthread \
   || die "echo server: build failed"
 GOCACHE=${GOCACHE:-$BUILD/gocache} "$ROOT/deploy/vcsim/build.sh" "$BUILD/vcsim" >"$W/vcsim-build.log" 2>&1 \
   || { cat "$W/vcsim-build.log"; die "vcsim build failed"; }
@@ -119,15 +120,24 @@ start_dvsconfd() {  # start_dvsconfd LOG
 start_dvsconfd "$W/dvsconfd.log"
 echo "PostgreSQL $PGURI; vcsim $SDK_PLAIN; dvsconfd $DVS_ADDR (pid $DVS_PID)"
 
+# The floor of the latency figures: the echo server with as many threads as
+# dvsconfd has workers, which also commits one row per /bench.Echo/Commit
+# (echo_server.c), in a database of its own on the same cluster.
+runuser -u postgres -- "$PG_BIN/createdb" -h "$PG_SOCKDIR" -p "$PG_PORT" bench_floor
+"$BUILD/bench_echo_server" 127.0.0.1:0 8 "${PGURI%/*}/bench_floor" >"$W/floor.port" 2>"$W/floor.log" &
+FLOOR_PID=$!
+wait_for 10 "$FLOOR_PID" test -s "$W/floor.port" || { cat "$W/floor.log"; die "floor server did not start"; }
+FLOOR_ADDR=127.0.0.1:$(head -n1 "$W/floor.port")
+
 fig() { "$PY" "$HERE/figures.py" "$@"; }
 
 step "the machine: how fast an idle process answers (context for the latency figures)"
-fig machine "$DVS_ADDR"
+fig machine "$DVS_ADDR" "$FLOOR_ADDR"
 
 # --- figures 1, 2, 3 ----------------------------------------------------------------
 if want 1; then
   step "figures 1-3: a 5,000-port-group switch, 300 versions, in dvsconf and in git"
-  fig history "$DVS_ADDR" "$PGURI" "$W" "$DVS_LOG"
+  fig history "$DVS_ADDR" "$PGURI" "$W" "$DVS_LOG" "$FLOOR_ADDR"
 fi
 
 # --- figures 5, 6 -------------------------------------------------------------------
