@@ -354,12 +354,12 @@ enum { PG_EQUAL, PG_CHANGED, PG_OTHER };
  * PG_EQUAL: the PG_CHANGED ones left undecoded (key and name only, their
  * encodings in *raw), the others decoded. */
 static dv_switch_cfg_t *reduced(dv_arena_t *a, const dv_wire_cfg_t *w, const char *how,
-                                const dv_wire_pg_t ***raw) {
+                                size_t n_kept, const dv_wire_pg_t ***raw) {
   ProtobufCAllocator *al = dv_arena_allocator(a);
   dv_switch_cfg_t *c = dvsconf__v1__switch_config__unpack(al, w->settings_len, w->settings);
   if (c == NULL) return NULL;
-  c->portgroups = dv_arena_alloc(a, (w->n_pgs + 1) * sizeof(void *));
-  *raw = dv_arena_alloc(a, (w->n_pgs + 1) * sizeof **raw);
+  c->portgroups = dv_arena_alloc(a, (n_kept + 1) * sizeof(void *));
+  *raw = dv_arena_alloc(a, (n_kept + 1) * sizeof **raw);
   if (c->portgroups == NULL || *raw == NULL) return NULL;
   for (size_t i = 0; i < w->n_pgs; i++) {
     const dv_wire_pg_t *wp = &w->pgs[i];
@@ -394,13 +394,30 @@ int dv_diff_split(dv_arena_t *a, const dv_wire_cfg_t *x, const dv_wire_cfg_t *y,
    * bytes: the pair is compared at the wire level. Anything else is
    * decoded and left to the full comparison, so an unexpected order costs
    * time, never correctness. With both sides' digests (cached versions),
-   * equal digests are equal bytes, and neither port group is read. */
+   * equal digests are equal bytes, and neither port group is read; two
+   * blocks of them at the same place whose digests are equal hold equal
+   * digests, and are passed over whole (wire.h). */
   const uint8_t *dx = y->digests != NULL ? x->digests : NULL, *dy = dx != NULL ? y->digests : NULL;
+  const uint8_t *bx = dx != NULL && y->block_digests != NULL ? x->block_digests : NULL;
+  const uint8_t *by = bx != NULL ? y->block_digests : NULL;
+  size_t equal = 0; /* port groups marked PG_EQUAL, on each side */
   for (size_t i = 0, j = 0; i < x->n_pgs && j < y->n_pgs;) {
+    if (bx != NULL && i % DV_WIRE_BLOCK == 0 && j % DV_WIRE_BLOCK == 0) {
+      size_t n = x->n_pgs - i < DV_WIRE_BLOCK ? x->n_pgs - i : DV_WIRE_BLOCK;
+      size_t ny = y->n_pgs - j < DV_WIRE_BLOCK ? y->n_pgs - j : DV_WIRE_BLOCK;
+      if (n == ny && memcmp(bx + i / DV_WIRE_BLOCK * DV_WIRE_DIGEST_LEN,
+                            by + j / DV_WIRE_BLOCK * DV_WIRE_DIGEST_LEN, DV_WIRE_DIGEST_LEN) == 0) {
+        memset(how_x + i, PG_EQUAL, n);
+        memset(how_y + j, PG_EQUAL, n);
+        i += n, j += n, equal += n;
+        continue;
+      }
+    }
     const dv_wire_pg_t *px = &x->pgs[i], *py = &y->pgs[j];
     if (dx != NULL && memcmp(dx + i * DV_WIRE_DIGEST_LEN, dy + j * DV_WIRE_DIGEST_LEN,
                              DV_WIRE_DIGEST_LEN) == 0) {
       how_x[i++] = how_y[j++] = PG_EQUAL;
+      equal++;
       continue;
     }
     int c = dv_wire_pg_cmp(px, py);
@@ -409,14 +426,15 @@ int dv_diff_split(dv_arena_t *a, const dv_wire_cfg_t *x, const dv_wire_cfg_t *y,
     } else if (c > 0) {
       j++;
     } else {
-      bool equal = dx == NULL && px->len == py->len &&
-                   (px->data == py->data || memcmp(px->data, py->data, px->len) == 0);
-      how_x[i] = how_y[j] = equal ? PG_EQUAL : PG_CHANGED;
-      i++, j++;
+      bool same = dx == NULL && px->len == py->len &&
+                  (px->data == py->data || memcmp(px->data, py->data, px->len) == 0);
+      how_x[i] = how_y[j] = same ? PG_EQUAL : PG_CHANGED;
+      i++, j++, equal += same;
     }
   }
   const dv_wire_pg_t **raw_x, **raw_y;
-  dv_switch_cfg_t *rx = reduced(a, x, how_x, &raw_x), *ry = reduced(a, y, how_y, &raw_y);
+  dv_switch_cfg_t *rx = reduced(a, x, how_x, x->n_pgs - equal, &raw_x);
+  dv_switch_cfg_t *ry = reduced(a, y, how_y, y->n_pgs - equal, &raw_y);
   if (rx == NULL || ry == NULL)
     return dv_err_set(err, GRPC_STATUS_DATA_LOSS, "a stored configuration does not decode");
   diff_t d = {.a = a, .same_history = same_history, .raw = {raw_x, raw_y}};

@@ -138,7 +138,23 @@ int dv_wire_digest_pgs(dv_arena_t *a, dv_wire_cfg_t *cur, const dv_wire_cfg_t *p
       rc = -1;
   }
   EVP_MD_CTX_free(ctx);
-  if (rc == 0) cur->digests = d;
+  /* and one per block of them */
+  size_t nb = dv_wire_blocks(cur->n_pgs);
+  uint8_t *b = rc == 0 ? dv_arena_alloc_raw(a, nb * DV_WIRE_DIGEST_LEN + 1) : NULL;
+  if (b == NULL) rc = -1;
+  for (size_t k = 0; k < nb && rc == 0; k++) {
+    size_t first = k * DV_WIRE_BLOCK, n = cur->n_pgs - first;
+    if (n > DV_WIRE_BLOCK) n = DV_WIRE_BLOCK;
+    unsigned int len = 0;
+    if (EVP_Digest(d + first * DV_WIRE_DIGEST_LEN, n * DV_WIRE_DIGEST_LEN,
+                   b + k * DV_WIRE_DIGEST_LEN, &len, sha256, NULL) != 1 ||
+        len != DV_WIRE_DIGEST_LEN)
+      rc = -1;
+  }
+  if (rc == 0) {
+    cur->digests = d;
+    cur->block_digests = b;
+  }
   return rc;
 }
 

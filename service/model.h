@@ -49,10 +49,11 @@ void dv_sha256_marked(dv_arena_t *a, const uint8_t *data, size_t len, const uint
                       size_t like_len, size_t same, const uint8_t **marks, size_t *marks_len,
                       char out[DV_SHA256_HEX_LEN + 1]);
 
-/* cur->digests (wire.h), in arena memory. A port group that is equal to one
- * of prev, match[j] = that one's index in prev + 1 (0: none), takes prev's
- * digest; every other one is hashed. prev, or match, may be NULL: all are
- * hashed. 0, or -1 when out of memory (cur->digests stays NULL). */
+/* cur->digests and cur->block_digests (wire.h), in arena memory. A port
+ * group that is equal to one of prev, match[j] = that one's index in prev
+ * + 1 (0: none), takes prev's digest; every other one is hashed. prev, or
+ * match, may be NULL: all are hashed. 0, or -1 when out of memory (both
+ * stay as they were). */
 int dv_wire_digest_pgs(dv_arena_t *a, dv_wire_cfg_t *cur, const dv_wire_cfg_t *prev,
                        const size_t *match);
 

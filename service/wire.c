@@ -263,7 +263,11 @@ uint8_t *dv_wire_join(dv_arena_t *a, dv_wire_cfg_t *w, size_t *len) {
 dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,
                                size_t *bytes) {
   size_t digests = w->digests != NULL ? w->n_pgs * DV_WIRE_DIGEST_LEN : 0;
-  size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + digests + w->sha_marks_len + w->settings_len;
+  size_t blocks = w->digests != NULL && w->block_digests != NULL
+                      ? dv_wire_blocks(w->n_pgs) * DV_WIRE_DIGEST_LEN
+                      : 0;
+  size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + digests + blocks + w->sha_marks_len +
+             w->settings_len;
   for (size_t i = 0; i < w->n_pgs; i++) n += strlen(w->pgs[i].identity) + 1;
   dv_wire_cfg_t *d = malloc(n);
   if (d == NULL) return NULL;
@@ -271,7 +275,9 @@ dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, cons
   d->n_pgs = w->n_pgs;
   d->digests = w->digests != NULL ? (uint8_t *)(d->pgs + w->n_pgs) : NULL;
   if (digests) memcpy(d->digests, w->digests, digests);
-  uint8_t *marks = (uint8_t *)(d->pgs + w->n_pgs) + digests;
+  d->block_digests = blocks ? (uint8_t *)(d->pgs + w->n_pgs) + digests : NULL;
+  if (blocks) memcpy(d->block_digests, w->block_digests, blocks);
+  uint8_t *marks = (uint8_t *)(d->pgs + w->n_pgs) + digests + blocks;
   if (w->sha_marks_len) memcpy(marks, w->sha_marks, w->sha_marks_len);
   d->sha_marks = w->sha_marks_len ? marks : NULL;
   d->sha_marks_len = w->sha_marks_len;

@@ -44,6 +44,12 @@ typedef struct dv_wire_cfg {
    * these instead of the port groups. Kept with cached versions (model.h:
    * dv_wire_digest_pgs). */
   uint8_t *digests;
+  /* DV_WIRE_DIGEST_LEN bytes per block of DV_WIRE_BLOCK port groups (the
+   * last one may hold fewer): the SHA-256 of the block's digests; made and
+   * dropped with them, and read only where digests are. Diff passes over
+   * two blocks with equal digests at the same place of both configs
+   * without reading their port groups or the port groups' digests. */
+  uint8_t *block_digests;
   /* the encoding the split was taken from (its port groups point into it:
    * dv_wire_split_config, dv_wire_join, dv_wire_cfg_dup), or NULL */
   const uint8_t *buf;
@@ -55,6 +61,11 @@ typedef struct dv_wire_cfg {
 } dv_wire_cfg_t;
 
 #define DV_WIRE_DIGEST_LEN 32
+#define DV_WIRE_BLOCK 64 /* port groups per block digest */
+
+static inline size_t dv_wire_blocks(size_t n_pgs) {
+  return (n_pgs + DV_WIRE_BLOCK - 1) / DV_WIRE_BLOCK;
+}
 
 #define DV_WIRE_PORTGROUPS_FIELD 12 /* SwitchConfig.portgroups */
 

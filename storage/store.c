@@ -682,7 +682,7 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
       aux != NULL || dv_wire_field(v, len, 2, &cfg, &cfg_len, &ignored) != 0 || cfg_len != canon_len)
     return;
   dv_wire_cfg_t w = *split;
-  w.digests = NULL;
+  w.digests = w.block_digests = NULL;
   (void)dv_wire_digest_pgs(a, &w, prev, match); /* out of memory: kept without */
   dv_wire_cfg_t *keep = dv_wire_cfg_dup(&w, canon, cfg, &bytes);
   if (keep != NULL) dv_vcache_set_aux(s->cache, vid, v, keep, bytes);

@@ -108,7 +108,9 @@ static void check_known_delta(dv_arena_t *a, dv_wire_cfg_t *known, const dv_inta
   FUZZ_CHECK(dv_wire_digest_pgs(a, known, NULL, NULL) == 0 && dv_wire_digest_pgs(a, &split, known, match) == 0 &&
                  dv_wire_digest_pgs(a, &fresh, NULL, NULL) == 0,
              "digests: out of memory");
-  FUZZ_CHECK(memcmp(split.digests, fresh.digests, split.n_pgs * DV_WIRE_DIGEST_LEN) == 0,
+  FUZZ_CHECK(memcmp(split.digests, fresh.digests, split.n_pgs * DV_WIRE_DIGEST_LEN) == 0 &&
+                 memcmp(split.block_digests, fresh.block_digests,
+                        dv_wire_blocks(split.n_pgs) * DV_WIRE_DIGEST_LEN) == 0,
              "a digest taken from the known version is not the port group's own");
 }
 

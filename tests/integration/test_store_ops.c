@@ -1001,14 +1001,26 @@ static void put_locks_ahead_while_decoding(void **state) {
   dv_vcache_free(cache);
 }
 
-/* Every digest is the SHA-256 of its port group's bytes. */
+/* Every digest is the SHA-256 of its port group's bytes, and every block
+ * digest the SHA-256 of its block's digests. */
 static void assert_digests(const dv_wire_cfg_t *w) {
   assert_non_null(w->digests);
+  assert_non_null(w->block_digests);
   for (size_t i = 0; i < w->n_pgs; i++) {
     uint8_t md[32];
     unsigned int n = 0;
     assert_int_equal(EVP_Digest(w->pgs[i].data, w->pgs[i].len, md, &n, EVP_sha256(), NULL), 1);
     assert_memory_equal(w->digests + i * DV_WIRE_DIGEST_LEN, md, 32);
+  }
+  for (size_t k = 0; k < dv_wire_blocks(w->n_pgs); k++) {
+    size_t first = k * DV_WIRE_BLOCK, count = w->n_pgs - first;
+    if (count > DV_WIRE_BLOCK) count = DV_WIRE_BLOCK;
+    uint8_t md[32];
+    unsigned int n = 0;
+    assert_int_equal(EVP_Digest(w->digests + first * DV_WIRE_DIGEST_LEN,
+                                count * DV_WIRE_DIGEST_LEN, md, &n, EVP_sha256(), NULL),
+                     1);
+    assert_memory_equal(w->block_digests + k * DV_WIRE_DIGEST_LEN, md, 32);
   }
 }
 
@@ -1044,7 +1056,7 @@ static void cached_splits_carry_port_group_digests(void **state) {
   dv_store_use_cache(f->store, cache, NULL);
   dv_ctx_t ctx = f->ctx;
   ctx.arena = a;
-  dv_switch_cfg_t *c = fake_config(a, "sw-dig", "uuid-dig", 60);
+  dv_switch_cfg_t *c = fake_config(a, "sw-dig", "uuid-dig", 150); /* blocks: 64, 64, 22 */
   const char *id[4];
   id[0] = put_packed(&ctx, c);
   assert_kept_with_digests(cache, a, id[0]);
