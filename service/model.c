@@ -137,7 +137,6 @@ int dv_wire_digest_pgs(dv_arena_t *a, dv_wire_cfg_t *cur, const dv_wire_cfg_t *p
         EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != DV_WIRE_DIGEST_LEN)
       rc = -1;
   }
-  EVP_MD_CTX_free(ctx);
   /* and one per block of them */
   size_t nb = dv_wire_blocks(cur->n_pgs);
   uint8_t *b = rc == 0 ? dv_arena_alloc_raw(a, nb * DV_WIRE_DIGEST_LEN + 1) : NULL;
@@ -146,11 +145,13 @@ int dv_wire_digest_pgs(dv_arena_t *a, dv_wire_cfg_t *cur, const dv_wire_cfg_t *p
     size_t first = k * DV_WIRE_BLOCK, n = cur->n_pgs - first;
     if (n > DV_WIRE_BLOCK) n = DV_WIRE_BLOCK;
     unsigned int len = 0;
-    if (EVP_Digest(d + first * DV_WIRE_DIGEST_LEN, n * DV_WIRE_DIGEST_LEN,
-                   b + k * DV_WIRE_DIGEST_LEN, &len, sha256, NULL) != 1 ||
+    if (EVP_DigestInit_ex(ctx, sha256, NULL) != 1 ||
+        EVP_DigestUpdate(ctx, d + first * DV_WIRE_DIGEST_LEN, n * DV_WIRE_DIGEST_LEN) != 1 ||
+        EVP_DigestFinal_ex(ctx, b + k * DV_WIRE_DIGEST_LEN, &len) != 1 ||
         len != DV_WIRE_DIGEST_LEN)
       rc = -1;
   }
+  EVP_MD_CTX_free(ctx);
   if (rc == 0) {
     cur->digests = d;
     cur->block_digests = b;

@@ -248,6 +248,21 @@ static void block_digests_pass_over_equal_runs(void **state) {
   assert_int_equal(changes_through_blocks(a, x, y), 44);
   y = fake_config(a, "sw", "u", n + DV_WIRE_BLOCK); /* a whole block more, at the end */
   assert_int_equal(changes_through_blocks(a, y, x), DV_WIRE_BLOCK);
+  y = dv_msg_clone(a, &x->base); /* the whole first block gone: the others pair, a block apart */
+  y->portgroups += DV_WIRE_BLOCK;
+  y->n_portgroups -= DV_WIRE_BLOCK;
+  assert_int_equal(changes_through_blocks(a, x, y), DV_WIRE_BLOCK);
+  /* x's first block replaced by a block of new port groups that sort
+   * after it: the walk meets x's second block at y's first, on a boundary
+   * of both, and must compare those two blocks, not the second of each
+   * (which are equal) */
+  y = fake_config(a, "sw", "u", n);
+  for (int k = 0; k < DV_WIRE_BLOCK; k++) {
+    y->portgroups[k]->key = dv_arena_printf(a, "dvportgroup-1063-%02d", k);
+    y->portgroups[k]->name = dv_arena_printf(a, "pg-63-%02d", k);
+  }
+  assert_int_equal(changes_through_blocks(a, x, y), 2 * DV_WIRE_BLOCK);
+  assert_int_equal(changes_through_blocks(a, y, x), 2 * DV_WIRE_BLOCK);
 
   /* Equal block digests are trusted: y's second block differs in one port
    * group, but given x's digest for that block, Diff does not read it. */
