@@ -260,6 +260,8 @@ typedef struct run {
   unsigned count, type;
 } run_t;
 
+#define RUNS_ON_STACK 32 /* fields of a message whose runs diff_wire keeps on its stack */
+
 /* false when the encoding holds a field the descriptor does not know, a
  * field's occurrences apart from each other, or is malformed: then it is
  * decoded instead. */
@@ -297,8 +299,12 @@ static bool field_runs(const ProtobufCMessageDescriptor *desc, const uint8_t *bu
  * changed decodes one VlanSpec per side, not two whole port groups. */
 static void diff_wire(diff_t *d, const path_t *path, const ProtobufCMessageDescriptor *desc,
                       const uint8_t *x, size_t xl, const uint8_t *y, size_t yl, const char *skip) {
-  run_t *rx = dv_arena_alloc_raw(d->a, (desc->n_fields + 1) * sizeof *rx);
-  run_t *ry = dv_arena_alloc_raw(d->a, (desc->n_fields + 1) * sizeof *ry);
+  /* on the stack for the messages we know (a diff of many port groups
+   * would otherwise take megabytes of arena, each byte touched once) */
+  run_t stack_x[RUNS_ON_STACK], stack_y[RUNS_ON_STACK];
+  bool small = desc->n_fields <= RUNS_ON_STACK;
+  run_t *rx = small ? stack_x : dv_arena_alloc_raw(d->a, (desc->n_fields + 1) * sizeof *rx);
+  run_t *ry = small ? stack_y : dv_arena_alloc_raw(d->a, (desc->n_fields + 1) * sizeof *ry);
   if (rx == NULL || ry == NULL) {
     d->failed = 1;
     return;
