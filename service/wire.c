@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
+
 /* One varint at *p (< end); 0 on success. */
 static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
   uint64_t r = 0;
@@ -260,17 +262,36 @@ uint8_t *dv_wire_join(dv_arena_t *a, dv_wire_cfg_t *w, size_t *len) {
   return buf;
 }
 
+static size_t dup_digests(const dv_wire_cfg_t *w) {
+  return w->digests != NULL ? w->n_pgs * DV_WIRE_DIGEST_LEN : 0;
+}
+
+static size_t dup_blocks(const dv_wire_cfg_t *w) {
+  return w->digests != NULL && w->block_digests != NULL
+             ? dv_wire_blocks(w->n_pgs) * DV_WIRE_DIGEST_LEN
+             : 0;
+}
+
+size_t dv_wire_cfg_dup_size(const dv_wire_cfg_t *w) {
+  size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + dup_digests(w) + dup_blocks(w) +
+             w->sha_marks_len + w->settings_len;
+  for (size_t i = 0; i < w->n_pgs; i++) n += strlen(w->pgs[i].identity) + 1;
+  return n;
+}
+
 dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,
                                size_t *bytes) {
-  size_t digests = w->digests != NULL ? w->n_pgs * DV_WIRE_DIGEST_LEN : 0;
-  size_t blocks = w->digests != NULL && w->block_digests != NULL
-                      ? dv_wire_blocks(w->n_pgs) * DV_WIRE_DIGEST_LEN
-                      : 0;
-  size_t n = sizeof *w + w->n_pgs * sizeof *w->pgs + digests + blocks + w->sha_marks_len +
-             w->settings_len;
-  for (size_t i = 0; i < w->n_pgs; i++) n += strlen(w->pgs[i].identity) + 1;
-  dv_wire_cfg_t *d = malloc(n);
-  if (d == NULL) return NULL;
+  size_t n = dv_wire_cfg_dup_size(w);
+  void *at = dv_big_alloc(n);
+  if (at == NULL) return NULL;
+  *bytes = n;
+  return dv_wire_cfg_dup_at(w, from, to, at);
+}
+
+dv_wire_cfg_t *dv_wire_cfg_dup_at(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,
+                                  void *at) {
+  size_t digests = dup_digests(w), blocks = dup_blocks(w);
+  dv_wire_cfg_t *d = at;
   d->pgs = (dv_wire_pg_t *)(d + 1);
   d->n_pgs = w->n_pgs;
   d->digests = w->digests != NULL ? (uint8_t *)(d->pgs + w->n_pgs) : NULL;
@@ -297,7 +318,6 @@ dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, cons
     d->pgs[i].identity = ids;
     ids += len;
   }
-  *bytes = n;
   return d;
 }
 

@@ -81,13 +81,19 @@ int dv_wire_split_config_lite(dv_arena_t *a, const uint8_t *buf, size_t len, dv_
 int dv_wire_split_settings(dv_arena_t *a, const uint8_t *buf, size_t len, dv_wire_cfg_t *out,
                            dv_err_t *err);
 
-/* A copy of split `w` (made with identities) in one malloc'd block of
- * *bytes, for keeping with a cached version (dv_vcache_set_aux). Its port
+/* A copy of split `w` (made with identities) in one dv_big_alloc'd block of
+ * *bytes (bigmem.h), for keeping with a cached version (dv_vcache_set_aux). Its port
  * groups point into `to`: the config that was split, at `from`, or an
  * identical copy of it (from == to: the same buffer). NULL when out of
  * memory. */
 dv_wire_cfg_t *dv_wire_cfg_dup(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,
                                size_t *bytes);
+/* The same copy's size, and the copy made at `at` (that many bytes, aligned
+ * for a dv_wire_cfg_t): the version cache keeps it in the spare room of its
+ * version's own block (vcache.h: dv_vcache_set_aux_inside). */
+size_t dv_wire_cfg_dup_size(const dv_wire_cfg_t *w);
+dv_wire_cfg_t *dv_wire_cfg_dup_at(const dv_wire_cfg_t *w, const uint8_t *from, const uint8_t *to,
+                                  void *at);
 
 /* Take length-delimited field `want` out of a packed message: *field is
  * its payload (inside buf), *rest (arena) every other field. 0; 1 when the

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "bigmem.h"
 #include "store_internal.h"
 #include "strmap.h"
 
@@ -638,24 +639,36 @@ static char *switch_key(dv_arena_t *a, const char *plane, const char *uuid) {
   return dv_arena_printf(a, "%s\x1f%s", plane, uuid); /* names hold no control characters */
 }
 
-/* The packed Version {1: info, 2: config} of a version's canonical config:
- * in arena memory, or malloc'd (heap) for dv_vcache_put_owned. NULL when
- * out of memory. */
-static uint8_t *pack_version(dv_arena_t *a, bool heap, const dv_version_info_t *info,
-                             const uint8_t *canon, size_t canon_len, size_t *len) {
+/* Where the spare room after a version of n bytes begins in its block. */
+#define ROOM_AT(n) (((n) + 15) & ~(size_t)15)
+
+/* The same, in a dv_big_alloc'd block of *cap bytes when cap is not NULL,
+ * with `room` bytes more from ROOM_AT(*len) on. */
+static uint8_t *pack_version_into(dv_arena_t *a, const dv_version_info_t *info,
+                                  const uint8_t *canon, size_t canon_len, size_t room,
+                                  size_t *len, size_t *cap) {
   size_t ilen = dvsconf__v1__version_info__get_packed_size(info), at = 0;
   uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
   size_t n = dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len);
-  uint8_t *buf = heap ? malloc(n) : dv_arena_alloc_raw(a, n);
+  size_t size = room > 0 ? ROOM_AT(n) + room : n;
+  uint8_t *buf = cap != NULL ? dv_big_alloc(size) : dv_arena_alloc_raw(a, n);
   if (ibuf == NULL || buf == NULL) {
-    if (heap) free(buf);
+    if (cap != NULL) dv_big_free(buf, size);
     return NULL;
   }
   dvsconf__v1__version_info__pack(info, ibuf);
   dv_wire_put_ld(buf, &at, 1, ibuf, ilen);
   dv_wire_put_ld(buf, &at, 2, canon, canon_len);
   *len = at;
+  if (cap != NULL) *cap = size;
   return buf;
+}
+
+/* The packed Version {1: info, 2: config} of a version's canonical config,
+ * in arena memory. NULL when out of memory. */
+static uint8_t *pack_version(dv_arena_t *a, const dv_version_info_t *info, const uint8_t *canon,
+                             size_t canon_len, size_t *len) {
+  return pack_version_into(a, info, canon, canon_len, 0, len, NULL);
 }
 
 /* split (may be NULL) is the new version's, prev the previous version's
@@ -666,14 +679,23 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
                               const uint8_t *canon, size_t canon_len, const dv_wire_cfg_t *split,
                               const dv_wire_cfg_t *prev, const size_t *match, int64_t lineage) {
   if (s->cache == NULL) return;
-  size_t at;
-  uint8_t *buf = pack_version(a, true, info, canon, canon_len, &at);
+  /* its split, when there is one, with digests: made first, so that the
+   * version's block has room for its copy (one block: bigmem.h) */
+  dv_wire_cfg_t w;
+  if (split != NULL) {
+    w = *split;
+    w.digests = w.block_digests = NULL;
+    (void)dv_wire_digest_pgs(a, &w, prev, match); /* out of memory: kept without */
+  }
+  size_t at, cap, room = split != NULL ? dv_wire_cfg_dup_size(&w) : 0;
+  uint8_t *buf = pack_version_into(a, info, canon, canon_len, room, &at, &cap);
   if (buf == NULL) return;
   int64_t vid = strtoll(info->id, NULL, 10), lin;
-  dv_vcache_put_owned(s->cache, vid, buf, at, lineage); /* no second copy */
+  dv_vcache_put_owned(s->cache, vid, buf, at, cap, lineage); /* no second copy */
   char *key = switch_key(a, info->plane, info->switch_uuid);
   if (key != NULL) dv_vcache_note_latest(s->cache, key, vid);
-  /* and its split, when there is one: moved onto the cached bytes */
+  /* and the split, moved onto the cached bytes: in the block's room when
+   * the cached bytes are this block (another thread may have been first) */
   const uint8_t *v, *cfg;
   size_t len, cfg_len, bytes;
   const void *aux;
@@ -681,9 +703,11 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
   if (split == NULL || !dv_vcache_get_ref(s->cache, vid, a, &v, &len, &lin, &aux) ||
       aux != NULL || dv_wire_field(v, len, 2, &cfg, &cfg_len, &ignored) != 0 || cfg_len != canon_len)
     return;
-  dv_wire_cfg_t w = *split;
-  w.digests = w.block_digests = NULL;
-  (void)dv_wire_digest_pgs(a, &w, prev, match); /* out of memory: kept without */
+  if (v == buf) {
+    dv_wire_cfg_t *inside = dv_wire_cfg_dup_at(&w, canon, cfg, buf + ROOM_AT(at));
+    dv_vcache_set_aux_inside(s->cache, vid, v, inside);
+    return;
+  }
   dv_wire_cfg_t *keep = dv_wire_cfg_dup(&w, canon, cfg, &bytes);
   if (keep != NULL) dv_vcache_set_aux(s->cache, vid, v, keep, bytes);
 }
@@ -795,7 +819,7 @@ static void cache_whole(dv_store_t *s, dv_arena_t *a, int64_t id, const uint8_t 
   uint8_t *buf;
   if (read_info(s, a, ids, &info, &switch_id, &base, &lineage, &ignored) != 0) return;
   dv_sha256_hex(canon, len, sum);
-  if (strcmp(sum, info->checksum) == 0 && (buf = pack_version(a, false, info, canon, len, &n)))
+  if (strcmp(sum, info->checksum) == 0 && (buf = pack_version(a, info, canon, len, &n)))
     dv_vcache_put(s->cache, id, buf, n, lineage);
 }
 
@@ -855,7 +879,7 @@ static int get_version_packed(dv_store_t *s, dv_arena_t *a, const char *id, cons
   if (rc < 0) return -1;
   if (rc == 0) {
     size_t at;
-    uint8_t *buf = pack_version(a, false, v.info, canon, canon_len, &at);
+    uint8_t *buf = pack_version(a, v.info, canon, canon_len, &at);
     if (buf == NULL) return DV_NOMEM(err);
     if (s->cache != NULL) dv_vcache_put(s->cache, vid, buf, at, *lineage);
     *out = buf;

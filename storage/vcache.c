@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
 #include "strmap.h"
 
 typedef struct entry {
@@ -16,9 +17,10 @@ typedef struct entry {
   struct entry *prev, *next; /* LRU list, most recent first */
   struct entry *chain;       /* hash bucket */
   void *aux;                 /* derived from data (dv_vcache_set_aux), or NULL */
-  size_t aux_bytes;
+  size_t aux_bytes;          /* 0 when aux is inside data's block (its spare room) */
   size_t len;
-  uint8_t *data; /* after the entry, or its own block (dv_vcache_put_owned) */
+  size_t cap;    /* data's block: dv_big_alloc(cap), cap >= len; len when inline */
+  uint8_t *data; /* after the entry (small), or its own dv_big_alloc block */
 } entry_t;
 
 typedef struct hint {
@@ -53,10 +55,19 @@ dv_vcache_t *dv_vcache_new(size_t max_bytes) {
   return c;
 }
 
+static bool aux_inside(const entry_t *e) {
+  return (uint8_t *)e->aux >= e->data + e->len && (uint8_t *)e->aux < e->data + e->cap;
+}
+
 static void entry_free(entry_t *e) {
-  free(e->aux);
-  if (e->data != (uint8_t *)(e + 1)) free(e->data);
+  if (!aux_inside(e)) dv_big_free(e->aux, e->aux_bytes);
+  if (e->data != (uint8_t *)(e + 1)) dv_big_free(e->data, e->cap);
   free(e);
+}
+
+/* What an entry's bytes take (bigmem.h): the budget is of memory. */
+static size_t charge(size_t len) {
+  return dv_big_size(len);
 }
 
 static void drop_hints(dv_vcache_t *c) {
@@ -112,7 +123,7 @@ static void evict(dv_vcache_t *c, entry_t *e) {
   entry_t **p = &c->buckets[bucket(c, e->id)];
   while (*p != e) p = &(*p)->chain;
   *p = e->chain;
-  c->bytes -= e->len + e->aux_bytes;
+  c->bytes -= charge(e->cap) + charge(e->aux_bytes);
   if (e->refs == 0)
     entry_free(e);
   else
@@ -161,7 +172,7 @@ int dv_vcache_get_ref(dv_vcache_t *c, int64_t id, dv_arena_t *a, const uint8_t *
 
 void dv_vcache_set_aux(dv_vcache_t *c, int64_t id, const uint8_t *data, void *aux, size_t bytes) {
   if (c == NULL) {
-    free(aux);
+    dv_big_free(aux, bytes);
     return;
   }
   pthread_mutex_lock(&c->mu);
@@ -169,16 +180,28 @@ void dv_vcache_set_aux(dv_vcache_t *c, int64_t id, const uint8_t *data, void *au
   if (e != NULL && e->data == data && e->aux == NULL && aux != NULL) {
     e->aux = aux;
     e->aux_bytes = bytes;
-    c->bytes += bytes;
+    c->bytes += charge(bytes);
     aux = NULL;
     /* over budget: older entries go; this one is in use (at the front) */
     while (c->bytes > c->max_bytes && c->tail != NULL && c->tail != e) evict(c, c->tail);
   }
   pthread_mutex_unlock(&c->mu);
-  free(aux);
+  dv_big_free(aux, bytes);
 }
 
-static void put(dv_vcache_t *c, int64_t id, entry_t *n, uint8_t *data, size_t len,
+void dv_vcache_set_aux_inside(dv_vcache_t *c, int64_t id, const uint8_t *data, void *aux) {
+  if (c == NULL) return;
+  pthread_mutex_lock(&c->mu);
+  entry_t *e = find(c, id);
+  if (e != NULL && e->data == data && e->aux == NULL && (uint8_t *)aux >= e->data + e->len &&
+      (uint8_t *)aux < e->data + e->cap) {
+    e->aux = aux; /* counted with the block; freed with it */
+    e->aux_bytes = 0;
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void put(dv_vcache_t *c, int64_t id, entry_t *n, uint8_t *data, size_t len, size_t cap,
                 int64_t lineage) {
   n->id = id;
   n->lineage = lineage;
@@ -188,6 +211,7 @@ static void put(dv_vcache_t *c, int64_t id, entry_t *n, uint8_t *data, size_t le
   n->aux = NULL;
   n->aux_bytes = 0;
   n->len = len;
+  n->cap = cap;
   n->data = data;
   pthread_mutex_lock(&c->mu);
   if (find(c, id) != NULL) { /* another thread was first */
@@ -195,35 +219,43 @@ static void put(dv_vcache_t *c, int64_t id, entry_t *n, uint8_t *data, size_t le
     entry_free(n);
     return;
   }
-  while (c->bytes + len > c->max_bytes && c->tail != NULL) evict(c, c->tail);
+  while (c->bytes + charge(cap) > c->max_bytes && c->tail != NULL) evict(c, c->tail);
   size_t b = bucket(c, id);
   n->chain = c->buckets[b];
   c->buckets[b] = n;
   n->prev = n->next = NULL;
   push_front(c, n);
-  c->bytes += len;
+  c->bytes += charge(cap);
   pthread_mutex_unlock(&c->mu);
 }
 
 bool dv_vcache_fits(const dv_vcache_t *c, size_t len) {
-  return c != NULL && len <= c->max_bytes / 8;
+  return c != NULL && charge(len) <= c->max_bytes / 8;
 }
 
 void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage) {
   if (!dv_vcache_fits(c, len)) return;
+  if (len >= DV_BIG_MIN) { /* its own block (bigmem.h) */
+    uint8_t *block = dv_big_alloc(len);
+    if (block == NULL) return; /* a cache may forget */
+    memcpy(block, data, len);
+    dv_vcache_put_owned(c, id, block, len, len, lineage);
+    return;
+  }
   entry_t *n = malloc(sizeof *n + len);
   if (n == NULL) return; /* a cache may forget */
   memcpy(n + 1, data, len);
-  put(c, id, n, (uint8_t *)(n + 1), len, lineage);
+  put(c, id, n, (uint8_t *)(n + 1), len, len, lineage);
 }
 
-void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, int64_t lineage) {
-  entry_t *n = dv_vcache_fits(c, len) ? malloc(sizeof *n) : NULL;
+void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, size_t cap,
+                         int64_t lineage) {
+  entry_t *n = dv_vcache_fits(c, cap) ? malloc(sizeof *n) : NULL;
   if (n == NULL) { /* a cache may forget */
-    free(data);
+    dv_big_free(data, cap);
     return;
   }
-  put(c, id, n, data, len, lineage);
+  put(c, id, n, data, len, cap, lineage);
 }
 
 static hint_t **hint_slot(dv_vcache_t *c, const char *key) {

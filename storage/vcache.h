@@ -18,12 +18,16 @@ dv_vcache_t *dv_vcache_new(size_t max_bytes); /* NULL when out of memory */
  * freed first. */
 void dv_vcache_free(dv_vcache_t *c);
 
-/* Whether an entry of len bytes would be kept (one entry is at most an
- * eighth of the cache); false for a NULL cache. */
+/* Whether an entry of len bytes would be kept (one entry takes at most an
+ * eighth of the cache, as dv_big_size counts it); false for a NULL cache. */
 bool dv_vcache_fits(const dv_vcache_t *c, size_t len);
 void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage);
-/* The same without a copy: data (malloc'd) is the cache's from now on. */
-void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, int64_t lineage);
+/* The same without a copy: data, from dv_big_alloc(cap) (bigmem.h), with
+ * the version in its first len bytes, is the cache's from now on. The rest
+ * of the block is room for the entry's aux (dv_vcache_set_aux_inside).
+ * Entries count in the cache's bytes as dv_big_size of their blocks. */
+void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, size_t cap,
+                         int64_t lineage);
 
 /* On a hit: 1, with *data pointing into the cache entry, which stays alive
  * (even if evicted meanwhile) until the arena is freed; the version's
@@ -32,13 +36,19 @@ void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, 
 int dv_vcache_get_ref(dv_vcache_t *c, int64_t id, dv_arena_t *a, const uint8_t **data,
                       size_t *len, int64_t *lineage, const void **aux);
 
-/* Keep `aux`, one malloc'd block of `bytes` derived from the entry's data
+/* Keep `aux`, one dv_big_alloc'd block of `bytes` derived from the entry's data
  * (the store keeps the split of the version's port groups there, so that it
  * is made once, not on every read), with entry `id`: freed with it, counted
  * in the cache's bytes. Taken only when the entry is there, still holds
  * `data` (pointers inside aux may point into it) and has no aux yet;
  * otherwise aux is freed. Either way the caller no longer owns aux. */
 void dv_vcache_set_aux(dv_vcache_t *c, int64_t id, const uint8_t *data, void *aux, size_t bytes);
+/* The same for an aux made in the spare room of the entry's own block
+ * (dv_vcache_put_owned with cap > len), so that a large version and its
+ * split share one block: nothing more to count, freed with the block.
+ * Refused (and left alone) unless aux lies in that room of entry `id`,
+ * which holds `data` and has no aux yet. */
+void dv_vcache_set_aux_inside(dv_vcache_t *c, int64_t id, const uint8_t *data, void *aux);
 
 /* The newest version of each switch this process has stored or looked up,
  * by a key the caller makes (the store: plane and uuid). A hint only:

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "bigmem.h"
 #include "vcache.h"
 
 static void hit_miss_and_lru_eviction(void **state) {
@@ -100,21 +101,126 @@ static void owned_entries(void **state) {
   for (int64_t id = 1; id <= 10; id++) { /* 1 and 2 are evicted */
     uint8_t *block = malloc(100);
     memset(block, (int)id, 100);
-    dv_vcache_put_owned(c, id, block, 100, id);
+    dv_vcache_put_owned(c, id, block, 100, 100, id);
   }
   assert_int_equal(dv_vcache_get_ref(c, 2, a, &ref, &len, &lineage, NULL), 0);
   assert_int_equal(dv_vcache_get_ref(c, 3, a, &ref, &len, &lineage, NULL), 1);
   assert_int_equal(ref[99], 3);
-  dv_vcache_put_owned(c, 3, malloc(100), 100, 3); /* there already: dropped */
-  dv_vcache_put_owned(c, 11, malloc(1000), 1000, 0); /* too large: dropped */
+  dv_vcache_put_owned(c, 3, malloc(100), 100, 100, 3); /* there already: dropped */
+  dv_vcache_put_owned(c, 11, malloc(1000), 1000, 1000, 0); /* too large: dropped */
   dv_arena_free(a);
   dv_vcache_free(c);
+}
+
+/* Large blocks are whole 2 MiB extents, aligned (what a huge page needs);
+ * small ones are malloc's. */
+static void big_blocks(void **state) {
+  (void)state;
+  long live = dv_big_live();
+  assert_int_equal(dv_big_size(100), 100);
+  assert_int_equal(dv_big_size(DV_BIG_MIN), (size_t)2 << 20);
+  assert_int_equal(dv_big_size(((size_t)2 << 20) + 1), (size_t)4 << 20);
+  uint8_t *small = dv_big_alloc(100), *big = dv_big_alloc(((size_t)2 << 20) + 1);
+  assert_non_null(small);
+  assert_non_null(big);
+  assert_int_equal((uintptr_t)big % ((size_t)2 << 20), 0);
+  assert_int_equal(dv_big_live(), live + 1);
+  memset(small, 1, 100);
+  memset(big, 2, ((size_t)4 << 20)); /* the whole extent is the block's */
+  dv_big_free(small, 100);
+  dv_big_free(big, ((size_t)2 << 20) + 1);
+  dv_big_free(NULL, DV_BIG_MIN);
+  assert_int_equal(dv_big_live(), live);
+}
+
+/* Entries of a large version take their own 2 MiB extents and count as
+ * such in the cache's bound, whichever way they came (copied, owned, aux),
+ * and every block goes with the cache. */
+static void large_entries_count_their_extents(void **state) {
+  (void)state;
+  long live = dv_big_live();
+  size_t len = 600 << 10, extent = (size_t)2 << 20;
+  dv_vcache_t *c = dv_vcache_new(8 * extent); /* eight extents */
+  dv_arena_t *a = dv_arena_new();
+  uint8_t *buf = malloc(len);
+  assert_non_null(buf);
+  memset(buf, 5, len);
+  const uint8_t *ref;
+  size_t got;
+  int64_t lineage;
+  for (int64_t id = 1; id <= 4; id++) dv_vcache_put(c, id, buf, len, id);
+  for (int64_t id = 5; id <= 8; id++) {
+    uint8_t *block = dv_big_alloc(len);
+    assert_non_null(block);
+    memcpy(block, buf, len);
+    dv_vcache_put_owned(c, id, block, len, len, id);
+  }
+  assert_int_equal(dv_big_live(), live + 8);
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &got, &lineage, NULL), 1); /* 2 is oldest */
+  assert_int_equal(got, len);
+  assert_memory_equal(ref, buf, len);
+  dv_vcache_put(c, 9, buf, len, 9); /* a ninth extent: 2 goes */
+  assert_int_equal(dv_vcache_get_ref(c, 2, a, &ref, &got, &lineage, NULL), 0);
+  assert_int_equal(dv_vcache_get_ref(c, 9, a, &ref, &got, &lineage, NULL), 1);
+  /* a large aux on 9 is one extent more: the oldest other entry (3) goes */
+  void *aux = dv_big_alloc(len);
+  assert_non_null(aux);
+  dv_vcache_set_aux(c, 9, ref, aux, len);
+  assert_int_equal(dv_vcache_get_ref(c, 3, a, &ref, &got, &lineage, NULL), 0);
+  assert_int_equal(dv_vcache_get_ref(c, 4, a, &ref, &got, &lineage, NULL), 1);
+  dv_arena_free(a);
+  dv_vcache_free(c);
+  free(buf);
+  assert_int_equal(dv_big_live(), live);
+}
+
+/* A version's aux made in its own block's spare room is taken only there,
+ * counts once (with the block) and goes with it. */
+static void aux_inside_its_block(void **state) {
+  (void)state;
+  long live = dv_big_live();
+  size_t len = 900 << 10, cap = len + (600 << 10), extent = (size_t)2 << 20;
+  dv_vcache_t *c = dv_vcache_new(8 * extent);
+  dv_arena_t *a = dv_arena_new();
+  uint8_t *block = dv_big_alloc(cap);
+  assert_non_null(block);
+  memset(block, 4, cap);
+  dv_vcache_put_owned(c, 1, block, len, cap, 1);
+  const uint8_t *ref;
+  const void *aux;
+  size_t got;
+  int64_t lineage;
+  char elsewhere[8];
+  dv_vcache_set_aux_inside(c, 1, block, block + len / 2); /* in the version: refused */
+  dv_vcache_set_aux_inside(c, 1, block, elsewhere);       /* not in the block: refused */
+  dv_vcache_set_aux_inside(c, 2, block, block + len);     /* no such entry: refused */
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &got, &lineage, &aux), 1);
+  assert_null(aux);
+  dv_vcache_set_aux_inside(c, 1, block, block + len);
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &got, &lineage, &aux), 1);
+  assert_ptr_equal(aux, block + len);
+  assert_int_equal(got, len);
+  /* one extent for both: seven more fit beside it, an eighth evicts it */
+  uint8_t *buf = calloc(1, len);
+  assert_non_null(buf);
+  for (int64_t id = 2; id <= 8; id++) dv_vcache_put(c, id, buf, len, id);
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &got, &lineage, &aux), 1);
+  dv_vcache_put(c, 9, buf, len, 9); /* 2 is the oldest now */
+  assert_int_equal(dv_vcache_get_ref(c, 2, a, &ref, &got, &lineage, &aux), 0);
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &got, &lineage, &aux), 1);
+  dv_arena_free(a);
+  dv_vcache_free(c);
+  free(buf);
+  assert_int_equal(dv_big_live(), live);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(hit_miss_and_lru_eviction),
                                      cmocka_unit_test(references_outlive_eviction),
                                      cmocka_unit_test(aux_kept_with_its_entry),
-                                     cmocka_unit_test(owned_entries)};
+                                     cmocka_unit_test(owned_entries),
+                                     cmocka_unit_test(big_blocks),
+                                     cmocka_unit_test(large_entries_count_their_extents),
+                                     cmocka_unit_test(aux_inside_its_block)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
