@@ -639,18 +639,15 @@ static char *switch_key(dv_arena_t *a, const char *plane, const char *uuid) {
   return dv_arena_printf(a, "%s\x1f%s", plane, uuid); /* names hold no control characters */
 }
 
-/* Where the spare room after a version of n bytes begins in its block. */
-#define ROOM_AT(n) (((n) + 15) & ~(size_t)15)
-
 /* The same, in a dv_big_alloc'd block of *cap bytes when cap is not NULL,
- * with `room` bytes more from ROOM_AT(*len) on. */
+ * with `room` bytes more from DV_VCACHE_ROOM_AT(*len) on. */
 static uint8_t *pack_version_into(dv_arena_t *a, const dv_version_info_t *info,
                                   const uint8_t *canon, size_t canon_len, size_t room,
                                   size_t *len, size_t *cap) {
   size_t ilen = dvsconf__v1__version_info__get_packed_size(info), at = 0;
   uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
   size_t n = dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len);
-  size_t size = room > 0 ? ROOM_AT(n) + room : n;
+  size_t size = room > 0 ? DV_VCACHE_ROOM_AT(n) + room : n;
   uint8_t *buf = cap != NULL ? dv_big_alloc(size) : dv_arena_alloc_raw(a, n);
   if (ibuf == NULL || buf == NULL) {
     if (cap != NULL) dv_big_free(buf, size);
@@ -694,8 +691,9 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
   dv_vcache_put_owned(s->cache, vid, buf, at, cap, lineage); /* no second copy */
   char *key = switch_key(a, info->plane, info->switch_uuid);
   if (key != NULL) dv_vcache_note_latest(s->cache, key, vid);
-  /* and the split, moved onto the cached bytes: in the block's room when
-   * the cached bytes are this block (another thread may have been first) */
+  /* and the split, moved onto the cached bytes: in the cached block's room
+   * when it has one (vcache.h: the cache says, not `buf`, which another
+   * thread's entry may have taken over by now), else a block of its own */
   const uint8_t *v, *cfg;
   size_t len, cfg_len, bytes;
   const void *aux;
@@ -703,9 +701,9 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
   if (split == NULL || !dv_vcache_get_ref(s->cache, vid, a, &v, &len, &lin, &aux) ||
       aux != NULL || dv_wire_field(v, len, 2, &cfg, &cfg_len, &ignored) != 0 || cfg_len != canon_len)
     return;
-  if (v == buf) {
-    dv_wire_cfg_t *inside = dv_wire_cfg_dup_at(&w, canon, cfg, buf + ROOM_AT(at));
-    dv_vcache_set_aux_inside(s->cache, vid, v, inside);
+  void *in = dv_vcache_room(s->cache, vid, v, room);
+  if (in != NULL) {
+    dv_vcache_set_aux_inside(s->cache, vid, v, dv_wire_cfg_dup_at(&w, canon, cfg, in));
     return;
   }
   dv_wire_cfg_t *keep = dv_wire_cfg_dup(&w, canon, cfg, &bytes);

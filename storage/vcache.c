@@ -18,6 +18,8 @@ typedef struct entry {
   struct entry *chain;       /* hash bucket */
   void *aux;                 /* derived from data (dv_vcache_set_aux), or NULL */
   size_t aux_bytes;          /* 0 when aux is inside data's block (its spare room) */
+  bool room_given;           /* dv_vcache_room handed out the block's room */
+  bool aux_in_room;          /* aux is there: freed with the block */
   size_t len;
   size_t cap;    /* data's block: dv_big_alloc(cap), cap >= len; len when inline */
   uint8_t *data; /* after the entry (small), or its own dv_big_alloc block */
@@ -55,12 +57,8 @@ dv_vcache_t *dv_vcache_new(size_t max_bytes) {
   return c;
 }
 
-static bool aux_inside(const entry_t *e) {
-  return (uint8_t *)e->aux >= e->data + e->len && (uint8_t *)e->aux < e->data + e->cap;
-}
-
 static void entry_free(entry_t *e) {
-  if (!aux_inside(e)) dv_big_free(e->aux, e->aux_bytes);
+  if (!e->aux_in_room) dv_big_free(e->aux, e->aux_bytes);
   if (e->data != (uint8_t *)(e + 1)) dv_big_free(e->data, e->cap);
   free(e);
 }
@@ -189,14 +187,29 @@ void dv_vcache_set_aux(dv_vcache_t *c, int64_t id, const uint8_t *data, void *au
   dv_big_free(aux, bytes);
 }
 
+void *dv_vcache_room(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t size) {
+  if (c == NULL) return NULL;
+  void *room = NULL;
+  pthread_mutex_lock(&c->mu);
+  entry_t *e = find(c, id);
+  if (e != NULL && e->data == data && e->aux == NULL && !e->room_given &&
+      e->cap >= DV_VCACHE_ROOM_AT(e->len) && e->cap - DV_VCACHE_ROOM_AT(e->len) >= size) {
+    e->room_given = true;
+    room = e->data + DV_VCACHE_ROOM_AT(e->len);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return room;
+}
+
 void dv_vcache_set_aux_inside(dv_vcache_t *c, int64_t id, const uint8_t *data, void *aux) {
   if (c == NULL) return;
   pthread_mutex_lock(&c->mu);
   entry_t *e = find(c, id);
-  if (e != NULL && e->data == data && e->aux == NULL && (uint8_t *)aux >= e->data + e->len &&
-      (uint8_t *)aux < e->data + e->cap) {
+  if (e != NULL && e->data == data && e->aux == NULL && e->room_given &&
+      (uint8_t *)aux == e->data + DV_VCACHE_ROOM_AT(e->len)) {
     e->aux = aux; /* counted with the block; freed with it */
     e->aux_bytes = 0;
+    e->aux_in_room = true;
   }
   pthread_mutex_unlock(&c->mu);
 }
@@ -210,6 +223,7 @@ static void put(dv_vcache_t *c, int64_t id, entry_t *n, uint8_t *data, size_t le
   n->cache = c;
   n->aux = NULL;
   n->aux_bytes = 0;
+  n->room_given = n->aux_in_room = false;
   n->len = len;
   n->cap = cap;
   n->data = data;

@@ -24,8 +24,10 @@ bool dv_vcache_fits(const dv_vcache_t *c, size_t len);
 void dv_vcache_put(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t len, int64_t lineage);
 /* The same without a copy: data, from dv_big_alloc(cap) (bigmem.h), with
  * the version in its first len bytes, is the cache's from now on. The rest
- * of the block is room for the entry's aux (dv_vcache_set_aux_inside).
- * Entries count in the cache's bytes as dv_big_size of their blocks. */
+ * of the block, from DV_VCACHE_ROOM_AT(len) on, is room for the entry's aux
+ * (dv_vcache_room). Entries count in the cache's bytes as dv_big_size of
+ * their blocks: a cache of less than 16 MiB keeps no entry of 512 KiB or
+ * more. */
 void dv_vcache_put_owned(dv_vcache_t *c, int64_t id, uint8_t *data, size_t len, size_t cap,
                          int64_t lineage);
 
@@ -43,11 +45,17 @@ int dv_vcache_get_ref(dv_vcache_t *c, int64_t id, dv_arena_t *a, const uint8_t *
  * `data` (pointers inside aux may point into it) and has no aux yet;
  * otherwise aux is freed. Either way the caller no longer owns aux. */
 void dv_vcache_set_aux(dv_vcache_t *c, int64_t id, const uint8_t *data, void *aux, size_t bytes);
-/* The same for an aux made in the spare room of the entry's own block
- * (dv_vcache_put_owned with cap > len), so that a large version and its
- * split share one block: nothing more to count, freed with the block.
- * Refused (and left alone) unless aux lies in that room of entry `id`,
- * which holds `data` and has no aux yet. */
+/* An aux made in the spare room of the entry's own block (dv_vcache_put_owned
+ * with cap > len), so that a large version and its split share one block:
+ * dv_vcache_room hands out the room, once, when entry `id` holds `data`,
+ * has no aux and its block has `size` bytes of room (NULL otherwise; the
+ * entry is checked under the cache's lock, never the caller's pointer: a
+ * block the caller gave up may be another entry's by now). The caller,
+ * holding a reference (dv_vcache_get_ref), makes its aux there and passes
+ * it to dv_vcache_set_aux_inside: nothing more to count, freed with the
+ * block. */
+#define DV_VCACHE_ROOM_AT(len) (((len) + 15) & ~(size_t)15)
+void *dv_vcache_room(dv_vcache_t *c, int64_t id, const uint8_t *data, size_t size);
 void dv_vcache_set_aux_inside(dv_vcache_t *c, int64_t id, const uint8_t *data, void *aux);
 
 /* The newest version of each switch this process has stored or looked up,

@@ -174,36 +174,52 @@ static void large_entries_count_their_extents(void **state) {
   assert_int_equal(dv_big_live(), live);
 }
 
-/* A version's aux made in its own block's spare room is taken only there,
- * counts once (with the block) and goes with it. */
+/* The room in a version's own block is handed out by the cache, once, for
+ * the entry that holds the block and only as much as it has; an aux made
+ * there counts once (with the block) and goes with it. */
 static void aux_inside_its_block(void **state) {
   (void)state;
   long live = dv_big_live();
-  size_t len = 900 << 10, cap = len + (600 << 10), extent = (size_t)2 << 20;
+  size_t len = 900 << 10, cap = DV_VCACHE_ROOM_AT(len) + (600 << 10), extent = (size_t)2 << 20;
   dv_vcache_t *c = dv_vcache_new(8 * extent);
   dv_arena_t *a = dv_arena_new();
   uint8_t *block = dv_big_alloc(cap);
   assert_non_null(block);
   memset(block, 4, cap);
   dv_vcache_put_owned(c, 1, block, len, cap, 1);
+  /* the same id again, with a block of its own: refused, and freed */
+  uint8_t *again = dv_big_alloc(cap);
+  assert_non_null(again);
+  dv_vcache_put_owned(c, 1, again, len, cap, 1);
+  assert_int_equal(dv_big_live(), live + 1);
   const uint8_t *ref;
   const void *aux;
   size_t got;
   int64_t lineage;
   char elsewhere[8];
-  dv_vcache_set_aux_inside(c, 1, block, block + len / 2); /* in the version: refused */
-  dv_vcache_set_aux_inside(c, 1, block, elsewhere);       /* not in the block: refused */
-  dv_vcache_set_aux_inside(c, 2, block, block + len);     /* no such entry: refused */
+  assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &got, &lineage, &aux), 1);
+  assert_ptr_equal(ref, block);
+  assert_null(dv_vcache_room(c, 1, block, cap)); /* more than there is */
+  assert_null(dv_vcache_room(c, 2, block, 10)); /* no such entry */
+  dv_vcache_set_aux_inside(c, 1, block, block + DV_VCACHE_ROOM_AT(len)); /* not handed out */
   assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &got, &lineage, &aux), 1);
   assert_null(aux);
-  dv_vcache_set_aux_inside(c, 1, block, block + len);
+  uint8_t *room = dv_vcache_room(c, 1, block, 600 << 10);
+  assert_ptr_equal(room, block + DV_VCACHE_ROOM_AT(len));
+  assert_null(dv_vcache_room(c, 1, block, 10)); /* once */
+  dv_vcache_set_aux_inside(c, 1, block, elsewhere); /* not the room: refused */
+  dv_vcache_set_aux_inside(c, 1, block, room);
   assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &got, &lineage, &aux), 1);
-  assert_ptr_equal(aux, block + len);
+  assert_ptr_equal(aux, room);
   assert_int_equal(got, len);
-  /* one extent for both: seven more fit beside it, an eighth evicts it */
+  /* a copied entry has no room */
   uint8_t *buf = calloc(1, len);
   assert_non_null(buf);
-  for (int64_t id = 2; id <= 8; id++) dv_vcache_put(c, id, buf, len, id);
+  dv_vcache_put(c, 2, buf, len, 2);
+  assert_int_equal(dv_vcache_get_ref(c, 2, a, &ref, &got, &lineage, &aux), 1);
+  assert_null(dv_vcache_room(c, 2, ref, 1));
+  /* one extent for both: six more fit beside 1 and 2, a ninth evicts */
+  for (int64_t id = 3; id <= 8; id++) dv_vcache_put(c, id, buf, len, id);
   assert_int_equal(dv_vcache_get_ref(c, 1, a, &ref, &got, &lineage, &aux), 1);
   dv_vcache_put(c, 9, buf, len, 9); /* 2 is the oldest now */
   assert_int_equal(dv_vcache_get_ref(c, 2, a, &ref, &got, &lineage, &aux), 0);
