@@ -63,10 +63,20 @@ class Rpc:
         grpc.channel_ready_future(self.channel).result(timeout=30)
         self._raw = {}
 
+    def _fn(self, path):
+        """The channel's callable for a method path, made once (bytes in, bytes out)."""
+        if path not in self._raw:
+            self._raw[path] = self.channel.unary_unary(path)
+        return self._raw[path]
+
     def raw(self, method):
-        if method not in self._raw:
-            self._raw[method] = self.channel.unary_unary(SVC + method)  # bytes in, bytes out
-        return self._raw[method]
+        return self._fn(SVC + method)
+
+    @staticmethod
+    def _timed(fn, data):
+        t0 = time.perf_counter()
+        out = fn(data, timeout=T)
+        return time.perf_counter() - t0, out
 
     def refused(self, method, data):
         """(seconds, status name) of a call expected to fail."""
@@ -81,18 +91,11 @@ class Rpc:
 
     def path_call(self, path, data):
         """Seconds of one call of any method path with raw request bytes (the floor's)."""
-        fn = self.channel.unary_unary(path)
-        t0 = time.perf_counter()
-        fn(data, timeout=T)
-        return time.perf_counter() - t0
+        return self._timed(self._fn(path), data)[0]
 
     def call(self, method, req, resp_type):
         """(seconds, decoded reply) of one call."""
-        data = req.SerializeToString()
-        fn = self.raw(method)
-        t0 = time.perf_counter()
-        out = fn(data, timeout=T)
-        dt = time.perf_counter() - t0
+        dt, out = self._timed(self.raw(method), req.SerializeToString())
         return dt, resp_type.FromString(out)
 
 
