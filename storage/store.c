@@ -639,14 +639,21 @@ static char *switch_key(dv_arena_t *a, const char *plane, const char *uuid) {
   return dv_arena_printf(a, "%s\x1f%s", plane, uuid); /* names hold no control characters */
 }
 
-/* The same, in a dv_big_alloc'd block of *cap bytes when cap is not NULL,
- * with `room` bytes more from DV_VCACHE_ROOM_AT(*len) on. */
+/* The length of the packed Version {1: info, 2: config}. */
+static size_t version_packed_size(const dv_version_info_t *info, size_t canon_len) {
+  return dv_wire_ld_size(1, dvsconf__v1__version_info__get_packed_size(info)) +
+         dv_wire_ld_size(2, canon_len);
+}
+
+/* The packed Version, as pack_version below packs it, but in a
+ * dv_big_alloc'd block of *cap bytes when cap is not NULL, with `room`
+ * bytes more from DV_VCACHE_ROOM_AT(*len) on. */
 static uint8_t *pack_version_into(dv_arena_t *a, const dv_version_info_t *info,
                                   const uint8_t *canon, size_t canon_len, size_t room,
                                   size_t *len, size_t *cap) {
   size_t ilen = dvsconf__v1__version_info__get_packed_size(info), at = 0;
   uint8_t *ibuf = dv_arena_alloc_raw(a, ilen + 1);
-  size_t n = dv_wire_ld_size(1, ilen) + dv_wire_ld_size(2, canon_len);
+  size_t n = version_packed_size(info, canon_len);
   size_t size = room > 0 ? DV_VCACHE_ROOM_AT(n) + room : n;
   uint8_t *buf = cap != NULL ? dv_big_alloc(size) : dv_arena_alloc_raw(a, n);
   if (ibuf == NULL || buf == NULL) {
@@ -685,6 +692,11 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
     (void)dv_wire_digest_pgs(a, &w, prev, match); /* out of memory: kept without */
   }
   size_t at, cap, room = split != NULL ? dv_wire_cfg_dup_size(&w) : 0;
+  /* a cache too small for the version with that room keeps it without
+   * (and the split, then, in a block of its own) */
+  if (room > 0 && !dv_vcache_fits(s->cache, DV_VCACHE_ROOM_AT(version_packed_size(info, canon_len))
+                                                + room))
+    room = 0;
   uint8_t *buf = pack_version_into(a, info, canon, canon_len, room, &at, &cap);
   if (buf == NULL) return;
   int64_t vid = strtoll(info->id, NULL, 10), lin;
@@ -701,7 +713,7 @@ static void cache_new_version(dv_store_t *s, dv_arena_t *a, const dv_version_inf
   if (split == NULL || !dv_vcache_get_ref(s->cache, vid, a, &v, &len, &lin, &aux) ||
       aux != NULL || dv_wire_field(v, len, 2, &cfg, &cfg_len, &ignored) != 0 || cfg_len != canon_len)
     return;
-  void *in = dv_vcache_room(s->cache, vid, v, room);
+  void *in = room > 0 ? dv_vcache_room(s->cache, vid, v, room) : NULL;
   if (in != NULL) {
     dv_vcache_set_aux_inside(s->cache, vid, v, dv_wire_cfg_dup_at(&w, canon, cfg, in));
     return;

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
+#include "bigmem.h"
 #include "diff.h"
 #include "fake_adapter.h"
 #include "listcache.h"
@@ -1165,6 +1166,35 @@ static void checksums_resumed_from_marks_are_the_bytes_own(void **state) {
   dv_vcache_free(cache);
 }
 
+/* A cache big enough for a version but not for it with its split's room
+ * beside it (one block: store.c, cache_new_version) keeps the version,
+ * and the split in a block of its own. */
+static void a_small_cache_keeps_a_version_without_the_room(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_arena_t *a = dv_arena_new();
+  dv_ctx_t ctx = f->ctx;
+  ctx.arena = a;
+  dv_switch_cfg_t *c = fake_config(a, "sw-small", "uuid-small", 400);
+  uint8_t *canon;
+  size_t canon_len;
+  assert_int_equal(dv_config_encode(a, c, &canon, &canon_len, &err), 0);
+  /* an eighth of it (what one entry may take) holds the version: its
+   * info is far below 4 KiB; its split takes more than that */
+  size_t max = 8 * (canon_len + 4096);
+  assert_true(max / 8 < DV_BIG_MIN); /* counted as they are (bigmem.h) */
+  dv_vcache_t *cache = dv_vcache_new(max);
+  dv_store_use_cache(f->store, cache, NULL);
+  const char *id = put_packed(&ctx, c);
+  c->portgroups[9]->default_port_config->vlan->vlan_id = 9;
+  const char *next = put_packed(&ctx, c);
+  assert_kept_with_digests(cache, a, id);
+  assert_kept_with_digests(cache, a, next);
+  dv_store_use_cache(f->store, NULL, NULL);
+  dv_arena_free(a);
+  dv_vcache_free(cache);
+}
+
 /* The config bytes of version id read packed through store `st` (the
  * wire-level fold when it is not cached). */
 static void packed_config(dv_store_t *st, dv_arena_t *a, const char *id, const uint8_t **cfg,
@@ -1306,6 +1336,7 @@ int main(void) {
       cmocka_unit_test(put_locks_ahead_while_decoding),
       cmocka_unit_test(cached_splits_carry_port_group_digests),
       cmocka_unit_test(checksums_resumed_from_marks_are_the_bytes_own),
+      cmocka_unit_test(a_small_cache_keeps_a_version_without_the_room),
       cmocka_unit_test(reads_fold_at_the_wire_level),
       cmocka_unit_test(database_down_is_unavailable),
   };
