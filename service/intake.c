@@ -247,7 +247,15 @@ static int take_as_known_changed(dv_arena_t *a, dv_intake_t *in, const dv_wire_c
     if (before != NULL && dv_wire_pg_cmp(before, &mid[x]) >= 0) return 1;
   }
   if (m > 0 && j < n && dv_wire_pg_cmp(&mid[m - 1], &k->pgs[j]) >= 0) return 1;
-  for (size_t x = 0; x < m; x++) {
+  /* Port groups changed in place (the usual change: each has the name and
+   * key of the one it replaces) clash with nothing that those did not, and
+   * known's clash with nothing (it passed these checks: validated). Any
+   * other change is checked against every port group that stays. */
+  bool in_place = m == j - i;
+  for (size_t x = 0; x < m && in_place; x++)
+    in_place = bytes_eq(mid[x].name, mid[x].name_len, k->pgs[i + x].name, k->pgs[i + x].name_len) &&
+               bytes_eq(mid[x].key, mid[x].key_len, k->pgs[i + x].key, k->pgs[i + x].key_len);
+  for (size_t x = 0; x < m && !in_place; x++) {
     for (size_t y = 0; y < x; y++)
       if (clash(&mid[y], &mid[x])) return 1;
     for (size_t z = 0; z < n; z++)

@@ -314,6 +314,11 @@ static void known_changed_in_one_place_is_taken_whole(void **state) {
       {"a VLAN out of range", false, 0, "vlan_id: 5000 is outside"},
       {"the same key twice", false, 0, "\"dvportgroup-1009\" appears twice"},
       {"a port group twice", false, 0, "name \"pg-25\" appears twice"},
+      /* changed in place or not: each replacement's name and key against
+       * the one it replaces, not against any of those replaced */
+      {"a VLAN, and a neighbour renamed as one that stays", false, 0,
+       "name \"pg-45\" appears twice"},
+      {"two neighbours' names swapped", true, 2, NULL},
   };
   for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
     dv_arena_t *a = dv_arena_new();
@@ -355,6 +360,11 @@ static void known_changed_in_one_place_is_taken_whole(void **state) {
         memcpy(c->portgroups, pg, N * sizeof *pg);
         c->portgroups[c->n_portgroups++] = pg[25];
         break;
+      case 17:
+        pg[20]->default_port_config->vlan->vlan_id = 3000;
+        pg[21]->name = "pg-45";
+        break;
+      case 18: pg[20]->name = "pg-21", pg[21]->name = "pg-20"; break;
     }
     /* sent canonical, as a client sends back what GetVersion gave it */
     uint8_t *doc, *canon;
