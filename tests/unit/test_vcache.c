@@ -133,6 +133,48 @@ static void big_blocks(void **state) {
   assert_int_equal(dv_big_live(), live);
 }
 
+/* An extent given back is kept for the next block of its size, which gets
+ * it as it was left (not cleared: the kernel has nothing to zero), and
+ * never for a block of another size; up to DV_BIG_POOL_MAX bytes are kept,
+ * the rest unmapped. */
+static void big_extents_are_reused(void **state) {
+  (void)state;
+  const size_t extent = (size_t)2 << 20;
+  dv_big_trim();
+  long live = dv_big_live();
+  uint8_t *a = dv_big_alloc(DV_BIG_MIN);
+  assert_non_null(a);
+  memset(a, 7, extent);
+  dv_big_free(a, DV_BIG_MIN);
+  assert_int_equal(dv_big_pooled(), extent);
+  uint8_t *b = dv_big_alloc(extent - 100); /* the same extent's size */
+  assert_ptr_equal(b, a);
+  assert_int_equal(b[extent - 1], 7);
+  assert_int_equal(dv_big_pooled(), 0);
+  dv_big_free(b, extent - 100);
+  uint8_t *twice = dv_big_alloc(2 * extent); /* not from the one kept */
+  assert_non_null(twice);
+  assert_ptr_not_equal(twice, b);
+  assert_int_equal((uintptr_t)twice % extent, 0);
+  assert_int_equal(dv_big_pooled(), extent);
+  enum { N = DV_BIG_POOL_MAX / ((size_t)2 << 20) + 2 };
+  uint8_t *many[N];
+  for (int i = 0; i < N; i++) {
+    many[i] = dv_big_alloc(extent);
+    assert_non_null(many[i]);
+    assert_int_equal((uintptr_t)many[i] % extent, 0);
+  }
+  assert_ptr_equal(many[0], b); /* the one kept, first */
+  assert_int_equal(dv_big_live(), live + 1 + N);
+  for (int i = 0; i < N; i++) dv_big_free(many[i], extent);
+  assert_int_equal(dv_big_pooled(), DV_BIG_POOL_MAX);
+  dv_big_free(twice, 2 * extent); /* no room left: unmapped */
+  assert_int_equal(dv_big_pooled(), DV_BIG_POOL_MAX);
+  assert_int_equal(dv_big_live(), live);
+  dv_big_trim();
+  assert_int_equal(dv_big_pooled(), 0);
+}
+
 /* Entries of a large version take their own 2 MiB extents and count as
  * such in the cache's bound, whichever way they came (copied, owned, aux),
  * and every block goes with the cache. */
@@ -236,6 +278,7 @@ int main(void) {
                                      cmocka_unit_test(aux_kept_with_its_entry),
                                      cmocka_unit_test(owned_entries),
                                      cmocka_unit_test(big_blocks),
+                                     cmocka_unit_test(big_extents_are_reused),
                                      cmocka_unit_test(large_entries_count_their_extents),
                                      cmocka_unit_test(aux_inside_its_block)};
   return cmocka_run_group_tests(tests, NULL, NULL);
