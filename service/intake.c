@@ -161,17 +161,6 @@ static bool clash(const dv_wire_pg_t *x, const dv_wire_pg_t *y) {
          (y->key_len == 0 && bytes_eq(y->name, y->name_len, x->key, x->key_len));
 }
 
-/* Known's port group z, moved onto the document's bytes (`shift` bytes on
- * from where it is in known's), paired with itself: the delta against
- * that version need not compare the two again. */
-static dv_wire_pg_t known_moved(const dv_wire_cfg_t *k, size_t z, const uint8_t *doc,
-                                ptrdiff_t shift) {
-  dv_wire_pg_t pg = k->pgs[z];
-  pg.equals = pg.data;
-  dv_wire_pg_move(&pg, doc + (pg.data - k->buf) + shift);
-  return pg;
-}
-
 /* At most this many port groups are taken the fast way: each is checked
  * against every port group of the switch. */
 #define FEW_CHANGED 8
@@ -262,23 +251,25 @@ static int take_as_known_changed(dv_arena_t *a, dv_intake_t *in, const dv_wire_c
       if ((z < i || z >= j) && clash(&k->pgs[z], &mid[x])) return 1;
   }
 
-  /* the split: known's port groups moved onto the document's bytes */
-  size_t count = i + m + (n - j), to = 0;
-  dv_wire_pg_t *pgs = dv_arena_alloc_raw(a, (count + 1) * sizeof *pgs);
-  uint8_t *settings = dv_arena_alloc_raw(a, k->settings_len + 1);
-  if (pgs == NULL || settings == NULL) return DV_NOMEM(err);
-  memcpy(settings, k->settings, k->settings_len);
-  for (size_t z = 0; z < i; z++) pgs[to++] = known_moved(k, z, d, 0);
-  memcpy(pgs + to, mid, m * sizeof *mid);
-  to += m;
-  for (size_t z = j; z < n; z++) pgs[to++] = known_moved(k, z, d, shift);
-  in->split = (dv_wire_cfg_t){.settings = settings, .settings_len = k->settings_len, .pgs = pgs,
-                              .n_pgs = count, .validated = true, .buf = d, .buf_len = dn};
+  /* the split: known's with the run replaced, made in full only when
+   * needed (dv_intake_split) */
+  dv_wire_pg_t *kept = dv_arena_alloc_raw(a, (m + 1) * sizeof *kept);
+  if (kept == NULL) return DV_NOMEM(err);
+  memcpy(kept, mid, m * sizeof *mid);
+  in->run = (dv_wire_run_t){k, i, j, kept, m, d, dn};
+  in->split = (dv_wire_cfg_t){.settings = k->settings, .settings_len = k->settings_len,
+                              .n_pgs = dv_wire_run_count(&in->run), .validated = true, .buf = d,
+                              .buf_len = dn};
   in->canon = (uint8_t *)d;
   in->canon_len = dn;
   in->decoded = m;
   in->as_known_changed = true;
   return 0;
+}
+
+int dv_intake_split(dv_arena_t *a, dv_intake_t *in) {
+  if (!in->as_known_changed || in->split.pgs != NULL) return 0;
+  return dv_wire_run_split(a, &in->run, &in->split, NULL);
 }
 
 int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known, dv_err_t *err) {

@@ -16,9 +16,12 @@
  * port groups in one place replaced. Compared with those bytes as a whole,
  * it is then taken without reading the port groups that stay at all: only
  * the few replacements are decoded and checked, and checked against the
- * others (`as_known_changed`). Anything else about such a document is left
- * to the port-group-by-port-group way, which decides as if this had not
- * been tried.
+ * others (`as_known_changed`). The result is then that run (`run`,
+ * wire.h), and the whole split is made only when asked for
+ * (dv_intake_split): the store reads the delta off the run and makes the
+ * split after the reply. Anything else about such a document is left to
+ * the port-group-by-port-group way, which decides as if this had not been
+ * tried.
  *
  * The result is the canonical encoding that decoding the whole document,
  * dv_validate_config and dv_config_encode give, byte for byte, and the same
@@ -43,9 +46,13 @@ typedef struct dv_intake {
   uint8_t *canon;            /* after dv_intake_finish: the whole config, canonical (the
                                 document's own bytes when they are canonical already) */
   size_t canon_len;
-  dv_wire_cfg_t split; /* canon split into settings and port groups, identities set */
-  size_t decoded;      /* port groups that had to be decoded (the rest were known) */
+  /* canon split into settings and port groups, identities set; when taken
+   * whole (as_known_changed), only its settings, n_pgs, buf and validated
+   * until dv_intake_split makes the rest (pgs NULL until then) */
+  dv_wire_cfg_t split;
+  size_t decoded;        /* port groups that had to be decoded (the rest were known) */
   bool as_known_changed; /* taken whole: known's bytes with a few port groups replaced */
+  dv_wire_run_t run;     /* as_known_changed: known, and what replaces which (wire.h) */
   dv_wire_cfg_t doc;   /* the document as sent, split (its port groups point into it);
                           left empty when it was taken whole (as_known_changed) */
   const uint8_t *doc_bytes;
@@ -65,5 +72,9 @@ int dv_intake_open(dv_arena_t *a, const uint8_t *doc, size_t len, dv_intake_t *i
  * validated) when equal, else decoded and checked. Then the cross checks and the canonical
  * encoding. 0, -1 with *err, or 1 as above. */
 int dv_intake_finish(dv_arena_t *a, dv_intake_t *in, const dv_wire_cfg_t *known, dv_err_t *err);
+
+/* After dv_intake_finish: in->split made in full when it was taken whole
+ * (in->run; known must still be alive). 0, or -1 when out of memory. */
+int dv_intake_split(dv_arena_t *a, dv_intake_t *in);
 
 #endif

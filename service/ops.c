@@ -258,8 +258,10 @@ static int put_packed(dv_ctx_t *c, const uint8_t *bytes, size_t len,
   if (in.settings->uuid[0] != '\0')
     (void)dv_store_put_begin(c->store, req->plane, in.settings->uuid, &ignored);
   if ((rc = dv_intake_finish(c->arena, &in, known, err)) != 0) goto done;
+  /* taken whole: the store reads its delta off the run (intake.h) */
   dv_put_t put = {req->plane, in.settings, req->scope, req->note, labels, req->n_labels,
-                  in.canon, in.canon_len, &in.split};
+                  in.canon, in.canon_len, in.as_known_changed ? NULL : &in.split,
+                  in.as_known_changed ? &in.run : NULL};
   return put_stored(c, &put, out, err);
 done:
   if (rc < 0) return -1;

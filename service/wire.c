@@ -242,6 +242,48 @@ void dv_wire_pg_move(dv_wire_pg_t *pg, const uint8_t *data) {
   pg->data = data;
 }
 
+/* base's port group z, moved onto the run's bytes and paired with itself */
+static dv_wire_pg_t run_kept(const dv_wire_run_t *r, size_t z) {
+  const dv_wire_cfg_t *b = r->base;
+  dv_wire_pg_t pg = b->pgs[z];
+  ptrdiff_t shift = z < r->from ? 0 : (ptrdiff_t)r->buf_len - (ptrdiff_t)b->buf_len;
+  pg.equals = pg.data;
+  dv_wire_pg_move(&pg, r->buf + (pg.data - b->buf) + shift);
+  return pg;
+}
+
+int dv_wire_run_split(dv_arena_t *a, const dv_wire_run_t *r, dv_wire_cfg_t *out, size_t *match) {
+  const dv_wire_cfg_t *b = r->base;
+  size_t count = dv_wire_run_count(r), to = 0;
+  dv_wire_pg_t *pgs = dv_arena_alloc_raw(a, (count + 1) * sizeof *pgs);
+  if (pgs == NULL) return -1;
+  for (size_t z = 0; z < r->from; z++) {
+    if (match != NULL) match[to] = z + 1;
+    pgs[to++] = run_kept(r, z);
+  }
+  for (size_t x = 0; x < r->n_mid; x++) {
+    const dv_wire_pg_t *m = &r->mid[x];
+    if (match != NULL) { /* the same bytes under the same identity (layout.c) */
+      match[to] = 0;
+      for (size_t y = r->from; y < r->to; y++)
+        if (strcmp(b->pgs[y].identity, m->identity) == 0) {
+          if (b->pgs[y].len == m->len && memcmp(b->pgs[y].data, m->data, m->len) == 0)
+            match[to] = y + 1;
+          break;
+        }
+    }
+    pgs[to++] = *m;
+  }
+  for (size_t z = r->to; z < b->n_pgs; z++) {
+    if (match != NULL) match[to] = z + 1;
+    pgs[to++] = run_kept(r, z);
+  }
+  *out = (dv_wire_cfg_t){.settings = b->settings, .settings_len = b->settings_len, .pgs = pgs,
+                         .n_pgs = count, .validated = b->validated, .buf = r->buf,
+                         .buf_len = r->buf_len};
+  return 0;
+}
+
 uint8_t *dv_wire_join(dv_arena_t *a, dv_wire_cfg_t *w, size_t *len) {
   const unsigned field = DV_WIRE_PORTGROUPS_FIELD;
   size_t cut = dv_wire_offset_after(w->settings, w->settings_len, field), total = w->settings_len;

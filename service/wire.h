@@ -31,7 +31,7 @@ typedef struct dv_wire_pg {
 } dv_wire_pg_t;
 
 typedef struct dv_wire_cfg {
-  uint8_t *settings; /* arena copy */
+  uint8_t *settings; /* arena copy (a split made from a run: its base's) */
   size_t settings_len;
   dv_wire_pg_t *pgs;
   size_t n_pgs;
@@ -59,6 +59,34 @@ typedef struct dv_wire_cfg {
   const uint8_t *sha_marks;
   size_t sha_marks_len;
 } dv_wire_cfg_t;
+
+/* A split given as another's with one run of port groups replaced: the
+ * split of buf, which is base's bytes (base->buf) with base's port groups
+ * [from, to) replaced by the n_mid port groups `mid` (pointing into buf),
+ * and base's settings. PutVersion's usual document is taken this way
+ * (intake.h); the delta against base (layout.c) and the number of port
+ * groups are read off it, and the whole split is made only when needed,
+ * after the reply (dv_wire_run_split). */
+typedef struct dv_wire_run {
+  const dv_wire_cfg_t *base; /* canonical, with identities, its buf set */
+  size_t from, to;
+  const dv_wire_pg_t *mid; /* canonical order, identities set */
+  size_t n_mid;
+  const uint8_t *buf;
+  size_t buf_len;
+} dv_wire_run_t;
+
+static inline size_t dv_wire_run_count(const dv_wire_run_t *r) {
+  return r->from + r->n_mid + (r->base->n_pgs - r->to);
+}
+
+/* The run's whole split into *out: its port groups in arena memory, each
+ * of base's paired with itself (`equals`), settings and `validated` as
+ * base's, buf the run's. When match is not NULL (dv_wire_run_count + 1
+ * entries), also what layout_encode_delta_wire would set there against
+ * base: match[x] is the index + 1 of base's port group with port group x's
+ * bytes, or 0. -1 when out of memory. */
+int dv_wire_run_split(dv_arena_t *a, const dv_wire_run_t *r, dv_wire_cfg_t *out, size_t *match);
 
 #define DV_WIRE_DIGEST_LEN 32
 #define DV_WIRE_BLOCK 64 /* port groups per block digest */

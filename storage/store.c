@@ -731,6 +731,15 @@ void dv_store_after_reply(dv_store_t *s) {
   if (s == NULL || s->pending.info == NULL) return;
   struct pending_cache p = s->pending;
   s->pending.info = NULL;
+  if (p.has_run) { /* its split and matches now (none when out of memory: cached without) */
+    size_t *match = dv_arena_alloc_raw(p.arena, (dv_wire_run_count(&p.run) + 1) * sizeof *match);
+    const uint8_t *marks = p.split.sha_marks;
+    size_t marks_len = p.split.sha_marks_len;
+    p.has_split = match != NULL && dv_wire_run_split(p.arena, &p.run, &p.split, match) == 0;
+    p.split.sha_marks = marks;
+    p.split.sha_marks_len = marks_len;
+    p.match = p.has_split ? match : NULL;
+  }
   cache_new_version(s, p.arena, p.info, p.canon, p.canon_len, p.has_split ? &p.split : NULL,
                     p.has_prev ? &p.prev : NULL, p.match, p.lineage);
 }
@@ -1154,7 +1163,9 @@ static int put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   dv_switch_cfg_t *cfg = put->config;
   const uint8_t *canon = put->canon;
   size_t canon_len = put->canon_len;
-  size_t n_portgroups = put->canon_split != NULL ? put->canon_split->n_pgs : cfg->n_portgroups;
+  size_t n_portgroups = put->canon_split != NULL ? put->canon_split->n_pgs
+                        : put->canon_run != NULL ? dv_wire_run_count(put->canon_run)
+                                                 : cfg->n_portgroups;
   char sum[DV_SHA256_HEX_LEN + 1];
   if (cfg->uuid[0] == '\0')
     return dv_err_set(err, GRPC_STATUS_INVALID_ARGUMENT, "config.uuid: required");
@@ -1171,6 +1182,7 @@ static int put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
   PGresult *r = NULL;
   /* the new and the previous version split, and what is equal in them */
   const dv_wire_cfg_t *prev_w = NULL, *cur_w = put->canon_split;
+  const dv_wire_run_t *run = cur_w == NULL ? put->canon_run : NULL; /* cur_w, to be made */
   size_t *match = NULL;
   int rc = -1;
   char lineage[24];
@@ -1259,21 +1271,32 @@ static int put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
      * versions, else read, verified and cached */
     int64_t pv_lineage;
     if (get_config_split(s, a, prev_info->id, &prev_w, &pv_lineage, err) != 0) goto cleanup;
-    if (cur_w == NULL) {
-      dv_wire_cfg_t *w = dv_arena_alloc_raw(a, sizeof *w);
-      if (w == NULL) {
+    if (run != NULL && run->base == prev_w) {
+      /* a run in this very split: the delta read off it; the whole split
+       * and what matches made after the reply */
+      if (layout_encode_delta_run(a, run, &body, err) != 0) goto cleanup;
+    } else {
+      if (cur_w == NULL) {
+        dv_wire_cfg_t *w = dv_arena_alloc_raw(a, sizeof *w);
+        if (w == NULL) {
+          DV_NOMEM(err);
+          goto cleanup;
+        }
+        if (run != NULL && dv_wire_run_split(a, run, w, NULL) != 0) {
+          DV_NOMEM(err);
+          goto cleanup;
+        }
+        if (run == NULL && dv_wire_split_config(a, canon, canon_len, w, err) != 0) goto cleanup;
+        cur_w = w;
+        run = NULL;
+      }
+      match = dv_arena_alloc_raw(a, (cur_w->n_pgs + 1) * sizeof *match);
+      if (match == NULL) {
         DV_NOMEM(err);
         goto cleanup;
       }
-      if (dv_wire_split_config(a, canon, canon_len, w, err) != 0) goto cleanup;
-      cur_w = w;
+      if (layout_encode_delta_wire(a, prev_w, cur_w, match, &body, err) != 0) goto cleanup;
     }
-    match = dv_arena_alloc_raw(a, (cur_w->n_pgs + 1) * sizeof *match);
-    if (match == NULL) {
-      DV_NOMEM(err);
-      goto cleanup;
-    }
-    if (layout_encode_delta_wire(a, prev_w, cur_w, match, &body, err) != 0) goto cleanup;
     chain = prev_chain + (int64_t)body.len;
     if (chain <= base_len && latest + 1 - prev_base < MAX_CHAIN_LENGTH)
       base = prev_base;
@@ -1327,6 +1350,7 @@ static int put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
                                         .canon_len = canon_len,
                                         .has_split = cur_w != NULL,
                                         .has_prev = prev_w != NULL,
+                                        .has_run = run != NULL && run->base == prev_w,
                                         .match = match,
                                         .lineage = strtoll(lineage, NULL, 10)};
     if (cur_w != NULL) {
@@ -1335,6 +1359,11 @@ static int put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
       s->pending.split.sha_marks_len = marks_len;
     }
     if (prev_w != NULL) s->pending.prev = *prev_w;
+    if (s->pending.has_run) {
+      s->pending.run = *run;
+      s->pending.split.sha_marks = marks; /* for the split made from it */
+      s->pending.split.sha_marks_len = marks_len;
+    }
     if (!s->defer_caching) dv_store_after_reply(s);
   }
 cleanup:

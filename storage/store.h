@@ -80,6 +80,10 @@ typedef struct dv_put {
   const uint8_t *canon;
   size_t canon_len;
   const dv_wire_cfg_t *canon_split;
+  /* Or canon's split as a run of port groups replaced in a version's split
+   * (wire.h): the delta is read off it when that version is the latest,
+   * and the whole split made after the reply. */
+  const dv_wire_run_t *canon_run;
   /* When set, appended to the audit log in the same transaction. */
   const dv_audit_t *audit;
 } dv_put_t;

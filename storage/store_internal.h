@@ -68,6 +68,10 @@ struct dv_store {
     size_t canon_len;
     dv_wire_cfg_t split, prev; /* copies: the originals may be on the stack */
     bool has_split, has_prev;
+    /* instead of split and match: made from this run against prev (its
+     * base), with split's marks */
+    dv_wire_run_t run;
+    bool has_run;
     const size_t *match;
     int64_t lineage;
   } pending;
@@ -122,6 +126,11 @@ int layout_encode_full(dv_arena_t *a, const uint8_t *canon, size_t canon_len, st
  * with the same bytes, or 0. */
 int layout_encode_delta_wire(dv_arena_t *a, const dv_wire_cfg_t *prev, const dv_wire_cfg_t *cur,
                              size_t *match, store_body_t *out, dv_err_t *err);
+/* The same for a split given as a run against prev (wire.h: run->base is
+ * prev), byte for byte, reading only the run's port groups and base's
+ * that they replace. */
+int layout_encode_delta_run(dv_arena_t *a, const dv_wire_run_t *run, store_body_t *out,
+                            dv_err_t *err);
 /* The same from decoded configs (canonicalized in place). */
 int layout_encode_delta(dv_arena_t *a, dv_switch_cfg_t *prev, dv_switch_cfg_t *cur,
                         store_body_t *out, dv_err_t *err);

@@ -124,6 +124,7 @@ static void check_intake(dv_arena_t *a, const uint8_t *data, size_t n, dv_switch
   dv_err_t ierr = DV_ERR_INIT;
   int rc = dv_intake_open(a, data, n, &in, &ierr);
   if (rc == 0) rc = dv_intake_finish(a, &in, known, &ierr);
+  if (rc == 0 && dv_intake_split(a, &in) != 0) return; /* out of memory */
   if (rc == 1) return; /* left to the whole decode */
   FUZZ_CHECK((rc == 0) == (x != NULL), "intake says %d (%s), decoding whole says %s", rc, ierr.msg,
              x != NULL ? "valid" : "invalid");

@@ -1166,6 +1166,85 @@ static void checksums_resumed_from_marks_are_the_bytes_own(void **state) {
   dv_vcache_free(cache);
 }
 
+/* Version `id`, read by a store without a cache: its config's canonical
+ * bytes are those of `c`, and its checksum theirs. */
+static void stored_as(dv_arena_t *a, const char *id, dv_switch_cfg_t *c) {
+  dv_err_t err = DV_ERR_INIT;
+  dv_store_t *cold = NULL;
+  uint8_t *want, *got;
+  size_t want_len, got_len;
+  dv_version_info_t *info;
+  dv_switch_cfg_t *read;
+  char sum[DV_SHA256_HEX_LEN + 1];
+  assert_int_equal(dv_config_encode(a, c, &want, &want_len, &err), 0);
+  assert_int_equal(dv_store_open(pguri, &cold, &err), 0);
+  if (dv_store_get_version(cold, a, id, &info, &read, &err) != 0) fail_msg("%s: %s", id, err.msg);
+  assert_int_equal(dv_config_encode(a, read, &got, &got_len, &err), 0);
+  assert_int_equal(got_len, want_len);
+  assert_memory_equal(got, want, want_len);
+  dv_sha256_hex(want, want_len, sum);
+  assert_string_equal(info->checksum, sum);
+  dv_store_close(cold);
+}
+
+/* PutVersion's usual document (the latest version with a run of port
+ * groups replaced) is stored from the run intake found: its delta read off
+ * it (layout.c), its split made after the reply, with digests. Each kind
+ * of run reads back as sent, stored as a delta. When another process
+ * stored a version since the one the run replaces in, the delta is made
+ * against that version instead, from the whole split. */
+static void a_run_replaced_is_stored_as_sent(void **state) {
+  fixture_t *f = *state;
+  dv_err_t err = DV_ERR_INIT;
+  dv_vcache_t *cache = dv_vcache_new(64 << 20);
+  dv_arena_t *a = dv_arena_new();
+  dv_store_use_cache(f->store, cache, NULL);
+  dv_ctx_t ctx = f->ctx;
+  ctx.arena = a;
+  enum { N = 300 };
+  dv_switch_cfg_t *c = fake_config(a, "sw-run", "uuid-run", N);
+  dv_config_canonicalize(c); /* sent as GetVersion gives it: taken whole from the 2nd on */
+  const char *first = put_packed(&ctx, c);
+  for (int k = 0; k < 5; k++) {
+    dv_pg_cfg_t **pg = c->portgroups;
+    switch (k) {
+      case 0: pg[40]->default_port_config->vlan->vlan_id = 400; break;     /* in place */
+      case 1: memmove(pg + 10, pg + 11, (--c->n_portgroups - 10) * sizeof *pg); break;
+      case 2: pg[20]->name = "pg-renamed"; break;                          /* not in place */
+      case 3: pg[5]->num_ports = 77, pg[6]->num_ports = 78; break;         /* two neighbours */
+      case 4: pg[c->n_portgroups - 1]->description = "last"; break;
+    }
+    const char *id = put_packed(&ctx, c);
+    assert_string_not_equal(id, first);
+    stored_as(a, id, c);
+    assert_kept_with_digests(cache, a, id);
+    const char *p[] = {id};
+    PGresult *r = sql("SELECT base_number < number FROM versions WHERE id = $1", 1, p);
+    assert_string_equal(PQgetvalue(r, 0, 0), "t"); /* a delta */
+    PQclear(r);
+  }
+  /* another process stores a version; this one's cache still has the
+   * previous as the latest */
+  dv_store_t *other = NULL;
+  assert_int_equal(dv_store_open(pguri, &other, &err), 0);
+  dv_switch_cfg_t *theirs = dv_msg_clone(a, &c->base);
+  theirs->portgroups[100] = dv_msg_clone(a, &c->portgroups[100]->base);
+  theirs->portgroups[100]->default_port_config->vlan->vlan_id = 1000;
+  dv_put_t put = {"fake", theirs, 0, "", NULL, 0};
+  dv_version_info_t *info;
+  bool unchanged;
+  assert_int_equal(dv_store_put_version(other, a, &put, &info, &unchanged, &err), 0);
+  dv_store_close(other);
+  c->portgroups[200]->default_port_config->vlan->vlan_id = 2000; /* not theirs: 100 reverts */
+  const char *id = put_packed(&ctx, c);
+  assert_int_equal(strtoll(id, NULL, 10), strtoll(info->id, NULL, 10) + 1);
+  stored_as(a, id, c);
+  assert_kept_with_digests(cache, a, id);
+  dv_store_use_cache(f->store, NULL, NULL);
+  dv_arena_free(a);
+  dv_vcache_free(cache);
+}
+
 /* A cache big enough for a version but not for it with its split's room
  * beside it (one block: store.c, cache_new_version) keeps the version,
  * and the split in a block of its own. */
@@ -1337,6 +1416,7 @@ int main(void) {
       cmocka_unit_test(cached_splits_carry_port_group_digests),
       cmocka_unit_test(checksums_resumed_from_marks_are_the_bytes_own),
       cmocka_unit_test(a_small_cache_keeps_a_version_without_the_room),
+      cmocka_unit_test(a_run_replaced_is_stored_as_sent),
       cmocka_unit_test(reads_fold_at_the_wire_level),
       cmocka_unit_test(database_down_is_unavailable),
   };
