@@ -1350,7 +1350,9 @@ static int put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
                                         .canon_len = canon_len,
                                         .has_split = cur_w != NULL,
                                         .has_prev = prev_w != NULL,
-                                        .has_run = run != NULL && run->base == prev_w,
+                                        /* (no previous version: the split alone) */
+                                        .has_run = run != NULL && (run->base == prev_w ||
+                                                                   prev_w == NULL),
                                         .match = match,
                                         .lineage = strtoll(lineage, NULL, 10)};
     if (cur_w != NULL) {

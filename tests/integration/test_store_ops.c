@@ -1240,6 +1240,19 @@ static void a_run_replaced_is_stored_as_sent(void **state) {
   assert_int_equal(strtoll(id, NULL, 10), strtoll(info->id, NULL, 10) + 1);
   stored_as(a, id, c);
   assert_kept_with_digests(cache, a, id);
+  /* the switch's history gone from the database (restored from an older
+   * dump, say) while this process still has its latest version: a run
+   * against it is stored whole, as version 1, and cached with its split */
+  const char *u[] = {"uuid-run"};
+  PQclear(sql("DELETE FROM versions WHERE switch_id = (SELECT id FROM switches WHERE uuid = $1)",
+              1, u));
+  PQclear(sql("UPDATE switches SET latest_number = 0 WHERE uuid = $1", 1, u));
+  c->portgroups[201]->default_port_config->vlan->vlan_id = 2001;
+  Dvsconf__V1__ExportResponse *resp;
+  assert_int_equal(put_packed_rc(&ctx, c, &resp, &err), 0);
+  assert_int_equal(resp->version->number, 1);
+  stored_as(a, resp->version->id, c);
+  assert_kept_with_digests(cache, a, resp->version->id);
   dv_store_use_cache(f->store, NULL, NULL);
   dv_arena_free(a);
   dv_vcache_free(cache);

@@ -313,6 +313,90 @@ static void same_delta_off_the_run(dv_arena_t *a, const dv_wire_cfg_t *known,
   assert_memory_equal(m_run, m_split, n * sizeof *m_run);
 }
 
+/* A port group with a key and name from small pools (so that documents
+ * often move an identity between keyed and keyless port groups, or give a
+ * key that another port group has as its name), or no key. */
+static dv_pg_cfg_t *pooled_pg(dv_arena_t *a, const dv_pg_cfg_t *like) {
+  dv_pg_cfg_t *p = dv_msg_clone(a, &like->base);
+  p->key = rand() % 10 < 3 ? "" : dv_arena_printf(a, "%s%d", rand() % 2 ? "k" : "n", rand() % 12);
+  p->name = dv_arena_printf(a, "%s%d", rand() % 4 ? "n" : "k", rand() % 12);
+  p->default_port_config->vlan->vlan_id = 100 + rand() % 5;
+  return p;
+}
+
+/* Random small switches, each sent back with one to three changes (a VLAN,
+ * a name, a key, a key dropped, a port group removed or added): intake
+ * decides as decoding whole does, with the same bytes, and what the store
+ * reads off a run is what the whole split gives. Seeded: the same cases
+ * every run (INTAKE_RANDOM_CASES=N for more). */
+static void random_changes_decide_as_whole(void **state) {
+  (void)state;
+  const char *env = getenv("INTAKE_RANDOM_CASES");
+  long cases = env != NULL ? atol(env) : 20000, runs = 0, refused = 0;
+  for (long t = 0; t < cases; t++) {
+    srand((unsigned)t * 7919u + 1);
+    dv_arena_t *a = dv_arena_new();
+    int n0 = 4 + rand() % 12;
+    dv_switch_cfg_t *k = fake_config(a, "sw", "uuid-1", n0);
+    for (int i = 0; i < n0; i++) k->portgroups[i] = pooled_pg(a, k->portgroups[i]);
+    dv_err_t err = DV_ERR_INIT, want = DV_ERR_INIT;
+    uint8_t *kc, *doc, *canon;
+    size_t kl, len, clen;
+    if (dv_validate_config(k, &err) != 0 || dv_config_encode(a, k, &kc, &kl, &err) != 0) {
+      dv_arena_free(a); /* a clash among the pools' draws: not a stored version */
+      continue;
+    }
+    dv_wire_cfg_t *known = dv_arena_alloc(a, sizeof *known);
+    assert_int_equal(dv_wire_split_config(a, kc, kl, known, &err), 0);
+    known->validated = true; /* as intake's own split of it would be */
+    dv_switch_cfg_t *c = dv_msg_clone(a, &k->base);
+    size_t n = c->n_portgroups;
+    dv_pg_cfg_t **pg = dv_arena_alloc(a, (n + 4) * sizeof *pg);
+    memcpy(pg, c->portgroups, n * sizeof *pg);
+    for (int q = 1 + rand() % 3; q > 0; q--) {
+      int op = rand() % 6;
+      size_t at = n > 0 ? (size_t)rand() % n : 0;
+      if (op == 4 || n == 0) {
+        pg[n++] = pooled_pg(a, k->portgroups[0]);
+        continue;
+      }
+      if (op == 3) {
+        memmove(pg + at, pg + at + 1, (n - at - 1) * sizeof *pg);
+        n--;
+        continue;
+      }
+      pg[at] = dv_msg_clone(a, &pg[at]->base);
+      if (op == 0) pg[at]->default_port_config->vlan->vlan_id = 200 + rand() % 50;
+      if (op == 1) pg[at]->name = dv_arena_printf(a, "%s%d", rand() % 2 ? "n" : "k", rand() % 12);
+      if (op == 2) pg[at]->key = dv_arena_printf(a, "%s%d", rand() % 2 ? "k" : "n", rand() % 12);
+      if (op == 5) pg[at]->key = "";
+    }
+    c->portgroups = pg;
+    c->n_portgroups = n;
+    dv_config_canonicalize(c); /* sent in canonical order, as GetVersion gives it */
+    doc = pack(a, c, &len);
+    int whole_rc = whole(a, doc, len, &canon, &clen, &want);
+    dv_intake_t in;
+    int rc = take(a, doc, len, known, &in, &err);
+    if ((whole_rc == 0) != (rc == 0))
+      fail_msg("case %ld: decoding whole says %d (%s), intake %d (%s)", t, whole_rc, want.msg, rc,
+               err.msg);
+    if (rc == 0) {
+      same_as_whole(a, &in, canon, clen);
+      if (in.as_known_changed) {
+        same_delta_off_the_run(a, known, &in);
+        runs++;
+      }
+    } else {
+      refused++;
+    }
+    dv_arena_free(a);
+  }
+  /* the cases reach both ways, and refusals */
+  assert_true(runs > cases / 20);
+  assert_true(refused > cases / 100);
+}
+
 /* The usual document, the latest version with a few port groups changed in
  * one place, is taken whole: only those are decoded. Whatever else it may
  * be is taken port group by port group, with the same result as decoding
@@ -575,6 +659,7 @@ int main(void) {
       cmocka_unit_test(unvalidated_known_is_not_trusted),
       cmocka_unit_test(odd_bytes_go_to_the_whole_decode),
       cmocka_unit_test(known_changed_in_one_place_is_taken_whole),
+      cmocka_unit_test(random_changes_decide_as_whole),
       cmocka_unit_test(settings_read_alone_are_the_splits),
       cmocka_unit_test(fast_way_leaves_what_it_cannot_vouch_for),
   };
