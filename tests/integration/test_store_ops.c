@@ -1115,6 +1115,23 @@ static void cached_splits_carry_port_group_digests(void **state) {
   dv_vcache_free(other_cache);
 }
 
+/* The fixture's context with an arena of its own and a version cache of
+ * `bytes` on the fixture's store; cached_ctx_done undoes it. */
+static dv_ctx_t cached_ctx(fixture_t *f, size_t bytes, dv_vcache_t **cache, dv_arena_t **a) {
+  *cache = dv_vcache_new(bytes);
+  *a = dv_arena_new(); /* holds cache references: freed before the cache */
+  dv_store_use_cache(f->store, *cache, NULL);
+  dv_ctx_t ctx = f->ctx;
+  ctx.arena = *a;
+  return ctx;
+}
+
+static void cached_ctx_done(fixture_t *f, dv_vcache_t *cache, dv_arena_t *a) {
+  dv_store_use_cache(f->store, NULL, NULL);
+  dv_arena_free(a);
+  dv_vcache_free(cache);
+}
+
 /* A big switch put version after version as PutVersion puts it (intake,
  * a cache): each checksum is hashed on from the marks kept with the
  * previous version (model.h: dv_sha256_marked), wherever the change is,
@@ -1123,11 +1140,9 @@ static void cached_splits_carry_port_group_digests(void **state) {
 static void checksums_resumed_from_marks_are_the_bytes_own(void **state) {
   fixture_t *f = *state;
   dv_err_t err = DV_ERR_INIT;
-  dv_vcache_t *cache = dv_vcache_new(64 << 20);
-  dv_arena_t *a = dv_arena_new();
-  dv_store_use_cache(f->store, cache, NULL);
-  dv_ctx_t ctx = f->ctx;
-  ctx.arena = a;
+  dv_vcache_t *cache;
+  dv_arena_t *a;
+  dv_ctx_t ctx = cached_ctx(f, 64 << 20, &cache, &a);
   enum { N = 3000, K = 6 };
   dv_switch_cfg_t *c = fake_config(a, "sw-marks", "uuid-marks", N);
   const char *id[K];
@@ -1161,9 +1176,7 @@ static void checksums_resumed_from_marks_are_the_bytes_own(void **state) {
     assert_string_equal(info->checksum, sum);
   }
   dv_store_close(cold);
-  dv_store_use_cache(f->store, NULL, NULL);
-  dv_arena_free(a);
-  dv_vcache_free(cache);
+  cached_ctx_done(f, cache, a);
 }
 
 /* Version `id`, read by a store without a cache: its config's canonical
@@ -1196,11 +1209,9 @@ static void stored_as(dv_arena_t *a, const char *id, dv_switch_cfg_t *c) {
 static void a_run_replaced_is_stored_as_sent(void **state) {
   fixture_t *f = *state;
   dv_err_t err = DV_ERR_INIT;
-  dv_vcache_t *cache = dv_vcache_new(64 << 20);
-  dv_arena_t *a = dv_arena_new();
-  dv_store_use_cache(f->store, cache, NULL);
-  dv_ctx_t ctx = f->ctx;
-  ctx.arena = a;
+  dv_vcache_t *cache;
+  dv_arena_t *a;
+  dv_ctx_t ctx = cached_ctx(f, 64 << 20, &cache, &a);
   enum { N = 300 };
   dv_switch_cfg_t *c = fake_config(a, "sw-run", "uuid-run", N);
   dv_config_canonicalize(c); /* sent as GetVersion gives it: taken whole from the 2nd on */
@@ -1253,9 +1264,7 @@ static void a_run_replaced_is_stored_as_sent(void **state) {
   assert_int_equal(resp->version->number, 1);
   stored_as(a, resp->version->id, c);
   assert_kept_with_digests(cache, a, resp->version->id);
-  dv_store_use_cache(f->store, NULL, NULL);
-  dv_arena_free(a);
-  dv_vcache_free(cache);
+  cached_ctx_done(f, cache, a);
 }
 
 /* A cache big enough for a version but not for it with its split's room
@@ -1282,9 +1291,7 @@ static void a_small_cache_keeps_a_version_without_the_room(void **state) {
   const char *next = put_packed(&ctx, c);
   assert_kept_with_digests(cache, a, id);
   assert_kept_with_digests(cache, a, next);
-  dv_store_use_cache(f->store, NULL, NULL);
-  dv_arena_free(a);
-  dv_vcache_free(cache);
+  cached_ctx_done(f, cache, a);
 }
 
 /* The config bytes of version id read packed through store `st` (the
