@@ -252,6 +252,14 @@ static dv_wire_pg_t run_kept(const dv_wire_run_t *r, size_t z) {
   return pg;
 }
 
+size_t dv_wire_run_replaced(const dv_wire_run_t *r, size_t x, bool *same) {
+  const dv_wire_pg_t *m = &r->mid[x], *pgs = r->base->pgs;
+  size_t y = r->from;
+  while (y < r->to && strcmp(pgs[y].identity, m->identity) != 0) y++;
+  *same = y < r->to && pgs[y].len == m->len && memcmp(pgs[y].data, m->data, m->len) == 0;
+  return y;
+}
+
 int dv_wire_run_split(dv_arena_t *a, const dv_wire_run_t *r, dv_wire_cfg_t *out, size_t *match) {
   const dv_wire_cfg_t *b = r->base;
   size_t count = dv_wire_run_count(r), to = 0;
@@ -262,17 +270,12 @@ int dv_wire_run_split(dv_arena_t *a, const dv_wire_run_t *r, dv_wire_cfg_t *out,
     pgs[to++] = run_kept(r, z);
   }
   for (size_t x = 0; x < r->n_mid; x++) {
-    const dv_wire_pg_t *m = &r->mid[x];
     if (match != NULL) { /* the same bytes under the same identity (layout.c) */
-      match[to] = 0;
-      for (size_t y = r->from; y < r->to; y++)
-        if (strcmp(b->pgs[y].identity, m->identity) == 0) {
-          if (b->pgs[y].len == m->len && memcmp(b->pgs[y].data, m->data, m->len) == 0)
-            match[to] = y + 1;
-          break;
-        }
+      bool same;
+      size_t y = dv_wire_run_replaced(r, x, &same);
+      match[to] = same ? y + 1 : 0;
     }
-    pgs[to++] = *m;
+    pgs[to++] = r->mid[x];
   }
   for (size_t z = r->to; z < b->n_pgs; z++) {
     if (match != NULL) match[to] = z + 1;

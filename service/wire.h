@@ -88,6 +88,12 @@ static inline size_t dv_wire_run_count(const dv_wire_run_t *r) {
  * bytes, or 0. -1 when out of memory. */
 int dv_wire_run_split(dv_arena_t *a, const dv_wire_run_t *r, dv_wire_cfg_t *out, size_t *match);
 
+/* The port group of base's that the run's port group x replaces under the
+ * same identity: its index, or r->to when none does. Identities are unique
+ * on each side, and none in the run is one of base's outside [from, to)
+ * (intake.c checked). *same: whether the two have the same bytes. */
+size_t dv_wire_run_replaced(const dv_wire_run_t *r, size_t x, bool *same);
+
 #define DV_WIRE_DIGEST_LEN 32
 #define DV_WIRE_BLOCK 64 /* port groups per block digest */
 

@@ -207,23 +207,19 @@ int layout_encode_delta_run(dv_arena_t *a, const dv_wire_run_t *run, store_body_
    * only the run's port groups are upserts (unless one has the bytes of
    * the port group of base it replaces under the same identity), and only
    * base's port groups that it replaces are removed (unless one took the
-   * identity). Identities are unique on each side, and none in the run is
-   * one of base's outside it (intake.c checked). */
+   * identity: wire.h, dv_wire_run_replaced). */
   const dv_wire_cfg_t *b = run->base;
   size_t n_replaced = run->to - run->from, size = 0, n_up = 0;
   char *seen = dv_arena_alloc(a, n_replaced + 1);
   const dv_wire_pg_t **up = dv_arena_alloc_raw(a, (run->n_mid + 1) * sizeof *up);
   if (seen == NULL || up == NULL) return DV_NOMEM(err);
   for (size_t x = 0; x < run->n_mid; x++) {
-    const dv_wire_pg_t *m = &run->mid[x], *was = NULL;
-    for (size_t y = 0; y < n_replaced && was == NULL; y++)
-      if (!seen[y] && strcmp(b->pgs[run->from + y].identity, m->identity) == 0) {
-        seen[y] = 1;
-        was = &b->pgs[run->from + y];
-      }
-    if (was != NULL && was->len == m->len && memcmp(was->data, m->data, m->len) == 0) continue;
-    up[n_up++] = m;
-    size += dv_wire_ld_size(2, m->len);
+    bool same;
+    size_t y = dv_wire_run_replaced(run, x, &same);
+    if (y < run->to) seen[y - run->from] = 1;
+    if (same) continue;
+    up[n_up++] = &run->mid[x];
+    size += dv_wire_ld_size(2, run->mid[x].len);
   }
   for (size_t y = 0; y < n_replaced; y++)
     if (!seen[y]) size += dv_wire_ld_size(3, strlen(b->pgs[run->from + y].identity));

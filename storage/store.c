@@ -733,12 +733,14 @@ void dv_store_after_reply(dv_store_t *s) {
   s->pending.info = NULL;
   if (p.has_run) { /* its split and matches now (none when out of memory: cached without) */
     size_t *match = dv_arena_alloc_raw(p.arena, (dv_wire_run_count(&p.run) + 1) * sizeof *match);
-    const uint8_t *marks = p.split.sha_marks;
-    size_t marks_len = p.split.sha_marks_len;
-    p.has_split = match != NULL && dv_wire_run_split(p.arena, &p.run, &p.split, match) == 0;
-    p.split.sha_marks = marks;
-    p.split.sha_marks_len = marks_len;
-    p.match = p.has_split ? match : NULL;
+    dv_wire_cfg_t made;
+    p.has_split = match != NULL && dv_wire_run_split(p.arena, &p.run, &made, match) == 0;
+    if (p.has_split) {
+      made.sha_marks = p.split.sha_marks; /* put_version left them there */
+      made.sha_marks_len = p.split.sha_marks_len;
+      p.split = made;
+      p.match = match;
+    }
   }
   cache_new_version(s, p.arena, p.info, p.canon, p.canon_len, p.has_split ? &p.split : NULL,
                     p.has_prev ? &p.prev : NULL, p.match, p.lineage);
@@ -1278,11 +1280,7 @@ static int put_version(dv_store_t *s, dv_arena_t *a, const dv_put_t *put,
     } else {
       if (cur_w == NULL) {
         dv_wire_cfg_t *w = dv_arena_alloc_raw(a, sizeof *w);
-        if (w == NULL) {
-          DV_NOMEM(err);
-          goto cleanup;
-        }
-        if (run != NULL && dv_wire_run_split(a, run, w, NULL) != 0) {
+        if (w == NULL || (run != NULL && dv_wire_run_split(a, run, w, NULL) != 0)) {
           DV_NOMEM(err);
           goto cleanup;
         }
